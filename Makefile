@@ -1,0 +1,93 @@
+# e-CARS — every command a developer or CI needs. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+export UV_PYTHON_DOWNLOADS := never
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+DEMO_PASSWORD ?= Demo-e-CARS-2026!
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/ecars
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: help demo test quality fix venv venv-runtime system-packages browser check-postgres migrate worker
+
+help: ## List the commands
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+demo: venv-runtime system-packages ## Install and run the portal with the demo world on SQLite
+	@test -f .env || { \
+		echo "SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')"; \
+		echo "HTTPS=false"; \
+		echo "STATIC_COMPRESS=false"; \
+		echo "SITE_URL=http://127.0.0.1:$(PORT)"; \
+	} > .env
+	$(PY) manage.py migrate --noinput -v0
+	$(PY) manage.py collectstatic --noinput -v0
+	$(PY) manage.py seed_demo --password '$(DEMO_PASSWORD)'
+	@echo
+	@echo "  e-CARS est prêt : http://127.0.0.1:$(PORT)/"
+	@echo "  Connexion de démonstration : contact.et1.etablissement@test.fr / $(DEMO_PASSWORD)"
+	@echo "  (mot de passe temporaire ; agent ARS : mourad.abed@ars.sante.fr, même mot de passe, /admin/)"
+	@echo "  Arrêt : Ctrl+C"
+	@echo
+	$(VENV)/bin/gunicorn -c gunicorn.conf.py --bind 127.0.0.1:$(PORT) --workers 2 ecars.wsgi
+
+test: venv system-packages browser check-postgres ## Install and run the whole test suite (PostgreSQL, browser tests included)
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} ECARS_CHROMIUM=$(CHROMIUM) $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+quality: venv ## Lint, format check and missing migrations
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+
+fix: venv ## Apply the linter's fixes and format the code
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+migrate: venv-runtime ## Apply the database migrations (DATABASE_URL)
+	$(PY) manage.py migrate
+
+worker: venv-runtime ## Run the background tasks worker (e-mails…)
+	$(PY) manage.py db_worker
+
+venv: $(UV) ## Create .venv with every dependency, development tools included
+	$(UV) sync --locked --quiet -p $(PYTHON)
+
+venv-runtime: $(UV)
+	$(UV) sync --locked --quiet --no-dev -p $(PYTHON)
+
+.tools/bin/uv:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+		echo "e-CARS a besoin de Python 3.11 ou plus récent : installez-le (paquet Debian python3) ou indiquez PYTHON=…"; exit 1; }
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+# System packages: installed when we can (root with apt-get), otherwise a clear message names them.
+define require_package
+	@if ! $(1); then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "Installation du paquet système $(2)…"; \
+			export DEBIAN_FRONTEND=noninteractive; \
+			apt-get install -y -qq --no-install-recommends $(2) >/dev/null 2>&1 \
+				|| { apt-get update -qq && apt-get install -y -qq --no-install-recommends $(2) >/dev/null; }; \
+		else \
+			echo "Paquet système manquant : $(2). Installez-le (sudo apt-get install $(2)) puis relancez."; exit 1; \
+		fi; \
+	fi
+endef
+
+system-packages: ## Install the system libraries the portal needs (libmagic1)
+	$(call require_package,ldconfig -p | grep -q 'libmagic\.so\.1',libmagic1)
+
+browser: ## Install Debian's chromium for the browser tests
+	$(call require_package,test -x $(CHROMIUM),chromium fonts-liberation)
+
+check-postgres:
+	@DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -c 'import os, psycopg; psycopg.connect(os.environ["DATABASE_URL"].replace("postgres://", "postgresql://", 1), dbname="postgres", connect_timeout=3).close()' 2>/dev/null || { \
+		echo "PostgreSQL n'est pas joignable ($${DATABASE_URL:-$(TEST_DATABASE_URL)})."; \
+		echo "Démarrez-le (pg_ctlcluster --skip-systemctl-redirect \$$(ls /etc/postgresql) main start) ou indiquez DATABASE_URL."; \
+		exit 1; }

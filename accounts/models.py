@@ -1,0 +1,125 @@
+import uuid
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from accounts.enums import UserKind
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email, password, **extra_fields):
+        if not email:
+            raise ValueError("Une adresse de messagerie est obligatoire.")
+        user = self.model(email=self.normalize_email(email), **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def normalize_email(self, email):
+        # The whole address is compared case-insensitively: store it lowercased.
+        return super().normalize_email(email).strip().lower()
+
+    def create_user(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", False)
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra_fields)
+
+    def create_superuser(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", True)
+        extra_fields.setdefault("is_superuser", True)
+        extra_fields.setdefault("kind", UserKind.ARS)
+        return self._create_user(email, password, **extra_fields)
+
+    def get_by_natural_key(self, username):
+        return self.get(email__iexact=username)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person who signs in with an e-mail address.
+
+    Establishment staff (kind « établissement ») reach EJ through their memberships. ARS, Assurance
+    Maladie and OMEDIT staff belong to one region and work in the admin.
+    """
+
+    public_id = models.UUIDField("identifiant public", default=uuid.uuid4, unique=True, editable=False)
+    email = models.EmailField("adresse de messagerie", max_length=254, unique=True)
+    first_name = models.CharField("prénom", max_length=150, blank=True)
+    last_name = models.CharField("nom", max_length=150, blank=True)
+    phone = models.CharField("téléphone", max_length=20, blank=True)
+    kind = models.CharField("type de compte", max_length=20, choices=UserKind.choices, default=UserKind.ETABLISSEMENT)
+    region = models.ForeignKey(
+        "contracts.Region",
+        verbose_name="région",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="staff",
+        help_text="Région de rattachement des agents ARS, Assurance Maladie et OMEDIT.",
+    )
+    is_staff = models.BooleanField(
+        "accès à l'administration",
+        default=False,
+        help_text="Permet d'ouvrir l'interface d'administration (agents ARS, AM, OMEDIT).",
+    )
+    is_active = models.BooleanField(
+        "actif", default=True, help_text="Décocher plutôt que supprimer : l'historique reste attribué."
+    )
+    date_joined = models.DateTimeField("date de création", default=timezone.now)
+    # The manual's first login: a temporary password received by e-mail must be renewed before
+    # anything else, and stops working after its expiry.
+    password_must_change = models.BooleanField(
+        "mot de passe à renouveler",
+        default=False,
+        help_text="L'utilisateur doit choisir un nouveau mot de passe à sa prochaine connexion.",
+    )
+    temporary_password_expires_at = models.DateTimeField(
+        "expiration du mot de passe temporaire", null=True, blank=True
+    )
+    password_changed_at = models.DateTimeField("dernier changement du mot de passe", null=True, blank=True)
+
+    objects = UserManager()
+
+    EMAIL_FIELD = "email"
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS = []
+
+    class Meta:
+        verbose_name = "utilisateur"
+        verbose_name_plural = "utilisateurs"
+        ordering = ["last_name", "first_name", "email"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
+            models.CheckConstraint(
+                condition=models.Q(kind=UserKind.ETABLISSEMENT)
+                | models.Q(region__isnull=False)
+                | models.Q(is_superuser=True),
+                name="accounts_user_staff_has_region",
+                violation_error_message="Un agent ARS, Assurance Maladie ou OMEDIT doit avoir une région.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.get_full_name() or self.email
+
+    def clean(self):
+        super().clean()
+        self.email = self.__class__.objects.normalize_email(self.email)
+
+    @property
+    def is_establishment_user(self) -> bool:
+        return self.kind == UserKind.ETABLISSEMENT
+
+    @property
+    def is_agency_staff(self) -> bool:
+        """ARS, Assurance Maladie or OMEDIT staff with access to the admin."""
+        return self.kind != UserKind.ETABLISSEMENT and self.is_staff and self.is_active
+
+    def get_full_name(self) -> str:
+        return f"{self.first_name} {self.last_name.upper()}".strip()
+
+    def get_short_name(self) -> str:
+        return self.first_name or self.email

@@ -1,0 +1,9 @@
+from django.db import migrations
+
+from ecars.lib.append_only import make_append_only
+
+
+class Migration(migrations.Migration):
+    dependencies = [("audit", "0001_initial")]
+
+    operations = [make_append_only("audit_auditevent")]

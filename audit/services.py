@@ -1,0 +1,26 @@
+from django.db import models
+
+from audit.enums import EventType
+from audit.models import AuditEvent
+
+
+def record_event(
+    event_type: EventType,
+    *,
+    actor=None,
+    ej=None,
+    target: models.Model | None = None,
+    data: dict | None = None,
+    ip_address: str | None = None,
+) -> AuditEvent:
+    """Append an audit event. Call it inside the transaction of the change it records."""
+    return AuditEvent.objects.create(
+        event_type=event_type,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        ip_address=ip_address,
+        ej=ej,
+        object_type=target._meta.label if target is not None else "",
+        object_id=str(getattr(target, "public_id", None) or target.pk) if target is not None else "",
+        object_repr=str(target)[:255] if target is not None else "",
+        data=data or {},
+    )

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class EcarsConfig(AppConfig):
+    name = "ecars"
+    verbose_name = "e-CARS"

@@ -1,0 +1,402 @@
+"""The demo world of the manual (DESIGN.md §6), built idempotently by `manage.py seed_demo`.
+
+EJ 380780080 CHU DE GRENOBLE ALPES holds the contract « CAQES TEST » (type CAQES, code PUBLIC,
+statut Signé, contact ARS Mourad ABED), whose self-evaluation is open. The referential is the
+manual's tree completed to 20 questions that the establishment must fill (so one saved answer
+shows 5 %), plus two questions answered by the Assurance Maladie (grey dots). A second EJ with its
+own user shows that EJ cannot see each other.
+"""
+
+import datetime
+import secrets
+import string
+from dataclasses import dataclass
+
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.enums import UserKind
+from accounts.groups import sync_groups
+from accounts.models import User
+from contracts.enums import ContractStatus, MembershipRole
+from contracts.models import (
+    AdministrativeContact,
+    Contract,
+    ContractType,
+    EntiteJuridique,
+    Etablissement,
+    IdentificationData,
+    Membership,
+    Region,
+)
+from evaluation.enums import CampaignState, FilledBy, Scope, SelfEvaluationState, ValueType
+from evaluation.models import Campaign, Node, Referential, SelfEvaluation
+from evaluation.services import create_self_evaluation, transition
+
+
+DEMO_USER_EMAIL = "contact.et1.etablissement@test.fr"
+OTHER_USER_EMAIL = "contact.et2.etablissement@test.fr"
+ARS_USER_EMAIL = "mourad.abed@ars.sante.fr"
+TEMPORARY_PASSWORD_VALIDITY = datetime.timedelta(hours=72)
+
+OUI_NON, TAUX, NOMBRE, TEXTE, DATE, LISTE = (
+    ValueType.OUI_NON,
+    ValueType.TAUX,
+    ValueType.NOMBRE,
+    ValueType.TEXTE,
+    ValueType.DATE,
+    ValueType.LISTE,
+)
+
+# (code, label, value type or None for a grouping node, extra indicator fields)
+TREE = [
+    ("1.1", "Identification du numéro RPPS et du numéro FINESS de l'établissement", None, {}),
+    ("1.1.1", "Identification du numéro RPPS et du numéro FINESS de l'établissement", None, {}),
+    (
+        "1.1.1.a",
+        "Taux d'ordonnances de sortie délivrées précisant les numéros FINESS géographique et RPPS",
+        TAUX,
+        {"unit": "%", "default_target": "95", "help_text": "Sur un échantillon d'au moins 30 ordonnances de sortie."},
+    ),
+    (
+        "2.1",
+        "Identification des 3 classes médicamenteuses ou LPP les plus significatives et mise en place des "
+        "groupes de travail avec élaboration d'un plan d'actions sur ces 3 classes (intègre au programme "
+        "d'actions du COMEDIMS)",
+        None,
+        {},
+    ),
+]
+for _rank, _ordinal in ((1, "première"), (2, "deuxième"), (3, "troisième")):
+    TREE += [
+        (
+            f"2.1.{_rank}",
+            f"Identification d'une {_ordinal} classe médicamenteuse ou LPP parmi les classes les plus "
+            "significatives et mise en place d'un groupe de travail avec élaboration d'un plan d'actions",
+            None,
+            {},
+        ),
+        (
+            f"2.1.{_rank}.a",
+            "Mise en place d'un groupe de travail et élaboration d'un plan d'actions",
+            OUI_NON,
+            {"default_target": "1"},
+        ),
+        (f"2.1.{_rank}.b", "Actions mises en œuvre", OUI_NON, {"default_target": "1"}),
+        (
+            f"2.1.{_rank}.c",
+            "Suivi des actions mises en œuvre (échéance, indicateurs)",
+            OUI_NON,
+            {"default_target": "1"},
+        ),
+    ]
+TREE += [
+    (
+        "3.1",
+        "Objectifs socles pour le développement et le suivi des activités de pharmacie clinique au regard des "
+        "risques identifiés",
+        None,
+        {},
+    ),
+    ("3.1.1", "Les situations à risques sont identifiées et un plan d'action est élaboré et validé", None, {}),
+    ("3.1.1.a", "Cartographie des situations à risques réalisée", OUI_NON, {"default_target": "1"}),
+    ("3.1.1.b", "Date de validation du plan d'actions par la COMEDIMS", DATE, {}),
+    ("3.1.2", "Déploiement de la conciliation médicamenteuse", None, {}),
+    (
+        "3.1.2.a",
+        "Nombre de patients ayant bénéficié d'une conciliation médicamenteuse à l'admission",
+        NOMBRE,
+        {"unit": "patients"},
+    ),
+    ("3.1.2.b", "Taux de patients à risque conciliés", TAUX, {"unit": "%", "default_target": "50"}),
+    ("3.1.3", "Analyse pharmaceutique des prescriptions", None, {}),
+    (
+        "3.1.3.a",
+        "Taux de lits couverts par une analyse pharmaceutique des prescriptions",
+        TAUX,
+        {"unit": "%", "default_target": "80"},
+    ),
+    (
+        "3.1.3.b",
+        "Niveau d'analyse pharmaceutique le plus fréquent (selon la SFPC)",
+        LISTE,
+        {"choices": ["Niveau 1", "Niveau 2", "Niveau 3"], "default_target": "Niveau 2"},
+    ),
+    ("3.1.3.c", "Organisation de l'analyse pharmaceutique : description et perspectives", TEXTE, {}),
+    ("4.1", "Volet « produits de santé » : indicateurs nationaux", None, {"scope": Scope.NATIONAL}),
+    (
+        "4.1.1",
+        "Prescriptions hospitalières exécutées en ville (PHEV)",
+        None,
+        {"scope": Scope.NATIONAL},
+    ),
+    (
+        "4.1.1.a",
+        "Les prescriptions hospitalières exécutées en ville (PHEV) d'inhibiteurs de la pompe à protons (IPP)",
+        NOMBRE,
+        {"scope": Scope.NATIONAL, "filled_by": FilledBy.AM, "unit": "prescriptions"},
+    ),
+    (
+        "4.1.1.b",
+        "Les prescriptions hospitalières exécutées en ville (PHEV) de l'ézétimibe",
+        NOMBRE,
+        {"scope": Scope.NATIONAL, "filled_by": FilledBy.AM, "unit": "prescriptions"},
+    ),
+    (
+        "4.1.1.c",
+        "Analyse par l'établissement de l'évolution de ses PHEV et actions engagées",
+        TEXTE,
+        {"scope": Scope.NATIONAL},
+    ),
+    (
+        "5.1",
+        "Organisation des soins : transports",
+        None,
+        {"scope": Scope.NATIONAL},
+    ),
+    (
+        "5.1.1",
+        "La part de l'ambulance dans les prescriptions hospitalières exécutées en ville (PHEV) de transports",
+        None,
+        {"scope": Scope.NATIONAL},
+    ),
+    (
+        "5.1.1.a",
+        "Sensibilisation des prescripteurs au bon usage des transports",
+        LISTE,
+        {"choices": ["Aucune", "Partielle", "Complète"], "default_target": "Complète"},
+    ),
+    ("5.1.1.b", "Date de la dernière action de sensibilisation des prescripteurs", DATE, {}),
+]
+
+
+@dataclass
+class DemoResult:
+    demo_user: User
+    demo_password: str | None
+    ars_user: User
+    other_user: User
+
+
+def _temporary_password() -> str:
+    """A random password meeting the manual's rules (12–64 characters, four classes)."""
+    alphabet = string.ascii_letters + string.digits + "&-_%!?"
+    while True:
+        candidate = "".join(secrets.choice(alphabet) for _ in range(16))
+        if (
+            any(c.islower() for c in candidate)
+            and any(c.isupper() for c in candidate)
+            and any(c.isdigit() for c in candidate)
+            and any(c in "&-_%!?" for c in candidate)
+        ):
+            return candidate
+
+
+def _user(email, *, password, temporary, **fields):
+    user, created = User.objects.get_or_create(email=email, defaults=fields)
+    if password is not None:
+        user.set_password(password)
+        user.password_must_change = temporary
+        user.temporary_password_expires_at = timezone.now() + TEMPORARY_PASSWORD_VALIDITY if temporary else None
+        user.save(update_fields=["password", "password_must_change", "temporary_password_expires_at"])
+    elif created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    return user
+
+
+def _referential(contract_type) -> Referential:
+    referential, _ = Referential.objects.get_or_create(
+        contract_type=contract_type, name="Référentiel CAQES Occitanie", version=1
+    )
+    parents = {}
+    for position, (code, label, value_type, extra) in enumerate(TREE):
+        parent_code = code.rsplit(".", 1)[0] if code.count(".") else None
+        node, _ = Node.objects.get_or_create(
+            referential=referential,
+            code=code,
+            defaults={
+                "label": label,
+                "parent": parents.get(parent_code),
+                "position": position,
+                "value_type": value_type or "",
+                **extra,
+            },
+        )
+        parents[code] = node
+    return referential
+
+
+def _campaign(contract_type, referential, region, today) -> Campaign:
+    year = today.year - 1
+    deadline = today + datetime.timedelta(days=42)
+    report = deadline + datetime.timedelta(days=75)
+    campaign, created = Campaign.objects.get_or_create(
+        code=f"caqes-{year}-occitanie",
+        defaults={
+            "name": f"CAQES — évaluation de l'année {year}",
+            "contract_type": contract_type,
+            "year": year,
+            "referential": referential,
+            "state": CampaignState.OUVERTE,
+            "precampaign_start": today - datetime.timedelta(days=35),
+            "precampaign_end": today - datetime.timedelta(days=28),
+            "self_assessment_start": today - datetime.timedelta(days=21),
+            "self_assessment_deadline": deadline,
+            "report_date": report,
+            "contradictory_deadline": report + datetime.timedelta(days=30),
+        },
+    )
+    if created:
+        campaign.regions.add(region)
+    return campaign
+
+
+def _open_self_evaluation(contract, campaign) -> SelfEvaluation:
+    self_evaluation = SelfEvaluation.objects.filter(contract=contract, campaign=campaign).first()
+    if self_evaluation is None:
+        self_evaluation = create_self_evaluation(contract=contract, campaign=campaign)
+        transition(self_evaluation, to_state=SelfEvaluationState.AUTO_EVALUATION, acting_user=None)
+    return self_evaluation
+
+
+@transaction.atomic
+def seed_demo(*, password: str | None = None) -> DemoResult:
+    """Build the demo world; running it again changes nothing but the passwords given."""
+    today = timezone.localdate()
+    # One password for the demo accounts: the one given, or a fresh temporary one on the first run.
+    demo_password = password
+    if demo_password is None and not User.objects.filter(email=DEMO_USER_EMAIL).exists():
+        demo_password = _temporary_password()
+    region, _ = Region.objects.get_or_create(
+        code="76",
+        defaults={
+            "name": "Occitanie",
+            "agency_name": "ARS Occitanie",
+            "support_email": "ars.ecars@sg.social.gouv.fr",
+            "support_phone": "07 61 92 29 71",
+            "business_email": "ARS-OC-DUAJIQ-QUALITE@ars.sante.fr",
+        },
+    )
+    agency_group: Group = sync_groups()
+    ars_user = _user(
+        ARS_USER_EMAIL,
+        password=demo_password,
+        temporary=False,
+        first_name="Mourad",
+        last_name="ABED",
+        kind=UserKind.ARS,
+        region=region,
+        is_staff=True,
+    )
+    ars_user.groups.add(agency_group)
+
+    caqes, _ = ContractType.objects.get_or_create(
+        code="CAQES", defaults={"name": "Contrat d'amélioration de la qualité et de l'efficience des soins"}
+    )
+    ContractType.objects.get_or_create(code="CPOM", defaults={"name": "Contrat pluriannuel d'objectifs et de moyens"})
+    referential = _referential(caqes)
+    campaign = _campaign(caqes, referential, region, today)
+
+    grenoble, _ = EntiteJuridique.objects.get_or_create(
+        finess="380780080",
+        defaults={
+            "name": "CHU DE GRENOBLE ALPES",
+            "address": "Boulevard de la Chantourne",
+            "postcode": "38043",
+            "city": "GRENOBLE",
+            "phone": "0476767575",
+            "region": region,
+        },
+    )
+    grenoble_sites = [
+        Etablissement.objects.get_or_create(
+            finess=finess, defaults={"ej": grenoble, "name": name, "postcode": postcode, "city": city}
+        )[0]
+        for finess, name, postcode, city in (
+            ("380012658", "CHU GRENOBLE ALPES - SITE NORD", "38700", "LA TRONCHE"),
+            ("380000174", "CHU GRENOBLE ALPES - SITE SUD", "38130", "ECHIROLLES"),
+        )
+    ]
+    for site, beds in zip(grenoble_sites, (1450, 620), strict=True):
+        IdentificationData.objects.get_or_create(
+            etablissement=site,
+            year=today.year,
+            defaults={
+                "beds_medicine": beds // 2,
+                "beds_surgery": beds // 3,
+                "patient_record_software": "Easily",
+                "prescription_software": "Easily Prescription",
+                "pharmacy_software": "Pharma",
+            },
+        )
+    demo_user = _user(
+        DEMO_USER_EMAIL,
+        password=demo_password,
+        temporary=True,
+        first_name="Contact",
+        last_name="ET1",
+        phone="0476767575",
+    )
+    Membership.objects.get_or_create(
+        user=demo_user, ej=grenoble, defaults={"role": MembershipRole.SIGNATAIRE, "is_admin": True}
+    )
+    caqes_test, created = Contract.objects.get_or_create(
+        ej=grenoble,
+        contract_type=caqes,
+        name="CAQES TEST",
+        defaults={"code": "PUBLIC", "status": ContractStatus.SIGNE, "ars_contact": ars_user},
+    )
+    if created:
+        caqes_test.etablissements.set(grenoble_sites)
+        AdministrativeContact.objects.bulk_create(
+            [
+                AdministrativeContact(
+                    contract=caqes_test,
+                    last_name="MARTIN",
+                    first_name="Claire",
+                    function="Directrice générale",
+                    email="direction@chu-grenoble.test",
+                    position=1,
+                ),
+                AdministrativeContact(
+                    contract=caqes_test,
+                    last_name="DURAND",
+                    first_name="Paul",
+                    function="Pharmacien gérant, référent CAQES",
+                    email="pharmacie@chu-grenoble.test",
+                    position=2,
+                ),
+            ]
+        )
+    _open_self_evaluation(caqes_test, campaign)
+
+    montpellier, _ = EntiteJuridique.objects.get_or_create(
+        finess="340780477",
+        defaults={
+            "name": "CHU DE MONTPELLIER",
+            "address": "191 avenue du Doyen Gaston Giraud",
+            "postcode": "34295",
+            "city": "MONTPELLIER",
+            "phone": "0467330000",
+            "region": region,
+        },
+    )
+    lapeyronie, _ = Etablissement.objects.get_or_create(
+        finess="340780055",
+        defaults={"ej": montpellier, "name": "HOPITAL LAPEYRONIE", "postcode": "34295", "city": "MONTPELLIER"},
+    )
+    other_user = _user(OTHER_USER_EMAIL, password=demo_password, temporary=True, first_name="Contact", last_name="ET2")
+    Membership.objects.get_or_create(user=other_user, ej=montpellier, defaults={"role": MembershipRole.SIGNATAIRE})
+    caqes_montpellier, created = Contract.objects.get_or_create(
+        ej=montpellier,
+        contract_type=caqes,
+        name="CAQES CHU MONTPELLIER",
+        defaults={"code": "PUBLIC", "status": ContractStatus.SIGNE, "ars_contact": ars_user},
+    )
+    if created:
+        caqes_montpellier.etablissements.set([lapeyronie])
+    _open_self_evaluation(caqes_montpellier, campaign)
+
+    return DemoResult(demo_user=demo_user, demo_password=demo_password, ars_user=ars_user, other_user=other_user)

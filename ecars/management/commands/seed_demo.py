@@ -1,0 +1,33 @@
+"""Build the manual's demo world (DESIGN.md §6). Idempotent: a second run changes nothing.
+
+The demo establishment user holds a temporary password that must be renewed at first login:
+the one given with --password, or a random one printed on the first run.
+"""
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from ecars.demo import seed_demo
+
+
+class Command(BaseCommand):
+    help = __doc__
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--password",
+            help="Mot de passe (temporaire) des comptes de démonstration. Par défaut : un mot de passe aléatoire "
+            "au premier lancement, inchangé ensuite.",
+        )
+
+    def handle(self, *args, password=None, **options):
+        result = seed_demo(password=password)
+        shown = result.demo_password or "(inchangé)"
+        self.stdout.write(self.style.SUCCESS("Monde de démonstration prêt."))
+        self.stdout.write(f"Adresse : {settings.SITE_URL}/")
+        self.stdout.write(f"Établissement (CHU DE GRENOBLE ALPES) : {result.demo_user.email} / {shown}")
+        self.stdout.write(f"Autre établissement (CHU DE MONTPELLIER) : {result.other_user.email} / {shown}")
+        self.stdout.write(f"Agent ARS (administration) : {result.ars_user.email} / {shown}")
+        self.stdout.write(
+            "Le mot de passe des établissements est temporaire : il faut le renouveler à la première connexion."
+        )

@@ -1,0 +1,338 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from evaluation.enums import AnswerLevel, CampaignState, FilledBy, Scope, SelfEvaluationState, ValueType
+
+
+class Referential(models.Model):
+    """A versioned indicator tree for one contract type (a campaign uses exactly one)."""
+
+    contract_type = models.ForeignKey(
+        "contracts.ContractType", verbose_name="type de contrat", on_delete=models.PROTECT, related_name="referentials"
+    )
+    name = models.CharField("nom", max_length=200)
+    version = models.PositiveSmallIntegerField("version", default=1)
+    created_at = models.DateTimeField("créé le", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "référentiel"
+        verbose_name_plural = "référentiels"
+        ordering = ["contract_type", "name", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract_type", "name", "version"], name="evaluation_referential_unique_version"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} (v{self.version})"
+
+
+class NodeQuerySet(models.QuerySet):
+    def indicators(self):
+        return self.exclude(value_type="")
+
+    def to_fill_by_establishment(self):
+        """The questions that count in the fill percentage."""
+        return self.indicators().filter(filled_by=FilledBy.ETABLISSEMENT, required=True)
+
+
+class Node(models.Model):
+    """A node of a referential tree: an objective, a sub-objective, or (with a value type) an indicator.
+
+    Codes are free strings (`1.1`, `1.1.1`, `1.1.1.a`); siblings are ordered by `position`.
+    """
+
+    referential = models.ForeignKey(
+        Referential, verbose_name="référentiel", on_delete=models.CASCADE, related_name="nodes"
+    )
+    parent = models.ForeignKey(
+        "self", verbose_name="parent", on_delete=models.CASCADE, null=True, blank=True, related_name="children"
+    )
+    code = models.CharField("code", max_length=50)
+    label = models.TextField("libellé")
+    position = models.PositiveIntegerField("ordre", default=0)
+    # Indicator fields: empty value_type means a grouping node (objective, sub-objective).
+    value_type = models.CharField("type de valeur", max_length=10, choices=ValueType.choices, blank=True)
+    unit = models.CharField("unité", max_length=30, blank=True)
+    choices = models.JSONField(
+        "choix possibles", default=list, blank=True, help_text="Pour une liste de choix : la liste des libellés."
+    )
+    default_target = models.CharField("cible par défaut", max_length=200, blank=True)
+    filled_by = models.CharField(
+        "renseigné par", max_length=20, choices=FilledBy.choices, default=FilledBy.ETABLISSEMENT
+    )
+    answer_level = models.CharField("niveau de réponse", max_length=2, choices=AnswerLevel.choices, default="ej")
+    required = models.BooleanField("obligatoire", default=True)
+    help_text = models.TextField("aide", blank=True)
+    scope = models.CharField("portée", max_length=10, choices=Scope.choices, default=Scope.REGIONAL)
+
+    objects = NodeQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "nœud du référentiel"
+        verbose_name_plural = "nœuds du référentiel"
+        ordering = ["referential", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["referential", "code"], name="evaluation_node_unique_code"),
+            models.CheckConstraint(
+                condition=~models.Q(value_type=ValueType.LISTE) | ~models.Q(choices=[]),
+                name="evaluation_node_list_has_choices",
+                violation_error_message="Une liste de choix doit proposer au moins un choix.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.code} - {self.label}"
+
+    @property
+    def is_indicator(self) -> bool:
+        return bool(self.value_type)
+
+
+class Campaign(models.Model):
+    """A yearly campaign of one contract type in one or several regions, with its calendar."""
+
+    code = models.SlugField("code", max_length=50, unique=True)
+    name = models.CharField("nom", max_length=200)
+    contract_type = models.ForeignKey(
+        "contracts.ContractType", verbose_name="type de contrat", on_delete=models.PROTECT, related_name="campaigns"
+    )
+    year = models.PositiveSmallIntegerField("année évaluée")
+    referential = models.ForeignKey(
+        Referential, verbose_name="référentiel", on_delete=models.PROTECT, related_name="campaigns"
+    )
+    regions = models.ManyToManyField("contracts.Region", verbose_name="régions", related_name="campaigns")
+    state = models.CharField("état", max_length=20, choices=CampaignState.choices, default=CampaignState.PREPARATION)
+    precampaign_start = models.DateField("ouverture de la pré-campagne", null=True, blank=True)
+    precampaign_end = models.DateField("fin de la pré-campagne", null=True, blank=True)
+    self_assessment_start = models.DateField("ouverture de l'auto-évaluation")
+    self_assessment_deadline = models.DateField("date limite de l'auto-évaluation")
+    report_date = models.DateField("envoi du rapport d'évaluation", null=True, blank=True)
+    contradictory_deadline = models.DateField("fin de la première période contradictoire", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "campagne"
+        verbose_name_plural = "campagnes"
+        ordering = ["-year", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(self_assessment_deadline__gte=models.F("self_assessment_start")),
+                name="evaluation_campaign_deadline_after_start",
+                violation_error_message="La date limite de l'auto-évaluation précède son ouverture.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(precampaign_start__isnull=True)
+                | models.Q(precampaign_end__isnull=True)
+                | models.Q(precampaign_end__gte=models.F("precampaign_start")),
+                name="evaluation_campaign_precampaign_order",
+                violation_error_message="La fin de la pré-campagne précède son ouverture.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class SelfEvaluationQuerySet(models.QuerySet):
+    def for_user(self, user):
+        from contracts.models import Contract
+
+        return self.filter(contract__in=Contract.objects.for_user(user))
+
+
+class SelfEvaluation(models.Model):
+    """The self-evaluation of one contract in one campaign.
+
+    `state` is the single source of truth of the lifecycle; it only changes through
+    `evaluation.services.transition`, which writes a `Transition` row.
+    """
+
+    public_id = models.UUIDField("identifiant public", default=uuid.uuid4, unique=True, editable=False)
+    contract = models.ForeignKey(
+        "contracts.Contract", verbose_name="contrat", on_delete=models.PROTECT, related_name="self_evaluations"
+    )
+    campaign = models.ForeignKey(
+        Campaign, verbose_name="campagne", on_delete=models.PROTECT, related_name="self_evaluations"
+    )
+    state = models.CharField(
+        "état", max_length=20, choices=SelfEvaluationState.choices, default=SelfEvaluationState.PRE_CAMPAGNE
+    )
+    contradictory_round = models.PositiveSmallIntegerField("période contradictoire n°", default=0)
+    extended_until = models.DateField(
+        "prolongation accordée jusqu'au", null=True, blank=True, help_text="Report de la date limite pour cette EJ."
+    )
+    closed_at = models.DateTimeField("clôturée le", null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="clôturée par",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField("créée le", auto_now_add=True)
+    updated_at = models.DateTimeField("modifiée le", auto_now=True)
+
+    objects = SelfEvaluationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "auto-évaluation"
+        verbose_name_plural = "auto-évaluations"
+        ordering = ["-campaign__year", "contract"]
+        constraints = [
+            models.UniqueConstraint(fields=["contract", "campaign"], name="evaluation_selfevaluation_unique"),
+            models.CheckConstraint(
+                condition=~models.Q(state__in=SelfEvaluationState.closed_states()) | models.Q(closed_at__isnull=False),
+                name="evaluation_selfevaluation_closed_has_date",
+                violation_error_message="Une auto-évaluation clôturée doit avoir une date de clôture.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.contract} — {self.campaign}"
+
+    @property
+    def is_closed(self) -> bool:
+        return self.state in SelfEvaluationState.closed_states()
+
+
+class Transition(models.Model):
+    """One change of state of a self-evaluation: who, when, from, to, why. Append-only."""
+
+    self_evaluation = models.ForeignKey(
+        SelfEvaluation, verbose_name="auto-évaluation", on_delete=models.PROTECT, related_name="transitions"
+    )
+    from_state = models.CharField("état de départ", max_length=20, choices=SelfEvaluationState.choices)
+    to_state = models.CharField("état d'arrivée", max_length=20, choices=SelfEvaluationState.choices)
+    # RESTRICT-like: the log must keep its author even if the account is deactivated.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="par",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Vide pour une opération automatique.",
+    )
+    reason = models.TextField("motif", blank=True)
+    created_at = models.DateTimeField("le", auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = "changement d'état"
+        verbose_name_plural = "changements d'état"
+        ordering = ["self_evaluation", "created_at", "id"]
+
+    def __str__(self):
+        return f"{self.get_from_state_display()} → {self.get_to_state_display()}"
+
+
+class IndicatorValueQuerySet(models.QuerySet):
+    def filled(self):
+        return self.filter(models.Q(not_applicable=True) | ~models.Q(value=""))
+
+
+class IndicatorValue(models.Model):
+    """The answer to one indicator in one self-evaluation, for the EJ (etablissement empty) or one ET.
+
+    Values are stored as canonical text (`1`/`0` for oui/non, `12.5` for numbers, ISO dates); the
+    indicator's value type says how to read them. `version` implements optimistic locking: a save
+    only applies to the version the user saw.
+    """
+
+    self_evaluation = models.ForeignKey(
+        SelfEvaluation, verbose_name="auto-évaluation", on_delete=models.PROTECT, related_name="values"
+    )
+    indicator = models.ForeignKey(Node, verbose_name="indicateur", on_delete=models.PROTECT, related_name="values")
+    etablissement = models.ForeignKey(
+        "contracts.Etablissement",
+        verbose_name="établissement",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="indicator_values",
+        help_text="Vide quand l'indicateur est renseigné pour l'entité juridique.",
+    )
+    target = models.CharField("cible", max_length=200, blank=True)
+    value = models.TextField("réalisé", blank=True)
+    not_applicable = models.BooleanField("non concerné", default=False)
+    not_applicable_reason = models.TextField("justification de « non concerné »", blank=True)
+    comment = models.TextField("commentaire de l'établissement", blank=True)
+    evaluator_comment = models.TextField("commentaire de l'évaluateur", blank=True)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="confiée à",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_values",
+    )
+    version = models.PositiveIntegerField("version", default=1)
+    updated_at = models.DateTimeField("modifié le", auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="modifié par",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    objects = IndicatorValueQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "valeur d'indicateur"
+        verbose_name_plural = "valeurs d'indicateurs"
+        ordering = ["self_evaluation", "indicator__position", "etablissement"]
+        constraints = [
+            # One value per self-evaluation × EJ × indicator, and per self-evaluation × ET × indicator.
+            models.UniqueConstraint(
+                fields=["self_evaluation", "indicator"],
+                condition=models.Q(etablissement__isnull=True),
+                name="evaluation_value_unique_for_ej",
+            ),
+            models.UniqueConstraint(
+                fields=["self_evaluation", "indicator", "etablissement"],
+                condition=models.Q(etablissement__isnull=False),
+                name="evaluation_value_unique_for_et",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(not_applicable=False) | ~models.Q(not_applicable_reason=""),
+                name="evaluation_value_not_applicable_justified",
+                violation_error_message="« Non concerné » doit être justifié.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.indicator.code} — {self.self_evaluation}"
+
+    @property
+    def is_filled(self) -> bool:
+        return self.not_applicable or self.value != ""
+
+
+class IndicatorValueHistory(models.Model):
+    """One saved change of an indicator value: the fields changed (old → new), who, when. Append-only."""
+
+    indicator_value = models.ForeignKey(
+        IndicatorValue, verbose_name="valeur", on_delete=models.PROTECT, related_name="history"
+    )
+    version = models.PositiveIntegerField("version")
+    changes = models.JSONField("modifications", help_text="Pour chaque champ : [ancienne valeur, nouvelle valeur].")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="par", on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    changed_at = models.DateTimeField("le", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "historique de valeur"
+        verbose_name_plural = "historiques de valeurs"
+        ordering = ["indicator_value", "version"]
+        constraints = [
+            models.UniqueConstraint(fields=["indicator_value", "version"], name="evaluation_history_unique_version"),
+        ]
+
+    def __str__(self):
+        return f"{self.indicator_value} v{self.version}"

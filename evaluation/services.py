@@ -1,0 +1,104 @@
+"""Writes on self-evaluations. Views, admin actions and commands all go through these functions."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit.enums import EventType
+from audit.services import record_event
+from evaluation.enums import AnswerLevel
+from evaluation.enums import SelfEvaluationState as State
+from evaluation.models import Campaign, IndicatorValue, Node, SelfEvaluation, Transition
+
+
+# The lifecycle of DESIGN.md §4: from each state, the states it may go to.
+ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
+    State.PRE_CAMPAGNE: frozenset({State.AUTO_EVALUATION}),
+    State.AUTO_EVALUATION: frozenset({State.CLOTUREE}),
+    # From « clôturée »: the ARS reopens it (with a reason) or starts evaluating.
+    State.CLOTUREE: frozenset({State.AUTO_EVALUATION, State.EN_EVALUATION}),
+    State.EN_EVALUATION: frozenset({State.RAPPORT_ENVOYE}),
+    State.RAPPORT_ENVOYE: frozenset({State.CONTRADICTOIRE, State.DEFINITIVE}),
+    State.CONTRADICTOIRE: frozenset({State.EN_EVALUATION, State.DEFINITIVE}),
+    State.DEFINITIVE: frozenset(),
+}
+
+# Transitions that undo someone's work or deviate from the calendar must say why.
+_REASON_REQUIRED = {(State.CLOTUREE, State.AUTO_EVALUATION)}
+
+
+class TransitionRefused(Exception):
+    """The requested change of state is not allowed; the message is shown to the user."""
+
+
+@transaction.atomic
+def transition(
+    self_evaluation: SelfEvaluation, *, to_state: str, acting_user, reason: str = "", ip_address=None
+) -> SelfEvaluation:
+    """Move a self-evaluation to `to_state` if its current state allows it.
+
+    The row is locked first, so that concurrent transitions and saves are serialised, and the
+    source state is checked on the locked row, not on the caller's copy. Writes the transition
+    log and an audit event in the same transaction.
+    """
+    locked = SelfEvaluation.objects.select_for_update().select_related("contract__ej").get(pk=self_evaluation.pk)
+    from_state = locked.state
+    if to_state not in ALLOWED_TRANSITIONS[from_state]:
+        raise TransitionRefused(
+            f"Impossible de passer de l'état « {State(from_state).label} » à l'état « {State(to_state).label} »."
+        )
+    reason = reason.strip()
+    if (from_state, to_state) in _REASON_REQUIRED and not reason:
+        raise TransitionRefused("Un motif est obligatoire pour ce changement d'état.")
+
+    locked.state = to_state
+    update_fields = ["state", "updated_at"]
+    if to_state == State.CLOTUREE:
+        locked.closed_at = timezone.now()
+        locked.closed_by = acting_user
+        update_fields += ["closed_at", "closed_by"]
+    if to_state == State.CONTRADICTOIRE:
+        locked.contradictory_round += 1
+        update_fields.append("contradictory_round")
+    locked.save(update_fields=update_fields)
+
+    Transition.objects.create(
+        self_evaluation=locked,
+        from_state=from_state,
+        to_state=to_state,
+        user=acting_user,
+        reason=reason,
+    )
+    record_event(
+        EventType.STATE_CHANGED,
+        actor=acting_user,
+        ej=locked.contract.ej,
+        target=locked,
+        data={"from": from_state, "to": to_state, "reason": reason},
+        ip_address=ip_address,
+    )
+    return locked
+
+
+@transaction.atomic
+def create_self_evaluation(*, contract, campaign: Campaign) -> SelfEvaluation:
+    """Create a contract's self-evaluation for a campaign with one empty value per question.
+
+    EJ-level indicators get one value; ET-level indicators one per ET covered by the contract.
+    Targets start from the indicator's default target.
+    """
+    self_evaluation = SelfEvaluation.objects.create(contract=contract, campaign=campaign)
+    etablissements = list(contract.etablissements.all())
+    values = []
+    for indicator in Node.objects.indicators().filter(referential_id=campaign.referential_id):
+        targets = etablissements if indicator.answer_level == AnswerLevel.ET else [None]
+        values.extend(
+            IndicatorValue(
+                self_evaluation=self_evaluation,
+                indicator=indicator,
+                etablissement=etablissement,
+                target=indicator.default_target,
+            )
+            for etablissement in targets
+        )
+    IndicatorValue.objects.bulk_create(values)
+    return self_evaluation

@@ -1,0 +1,27 @@
+"""gunicorn settings: sync workers, cores + 1 (the best and most stable on this stack, STACK-NOTES.md).
+
+Run behind a reverse proxy that buffers requests and responses (sync workers need it) and sets
+X-Forwarded-Proto. Every value can be overridden by an environment variable.
+"""
+
+import multiprocessing
+import os
+
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+worker_class = "sync"
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() + 1))
+# Longer than the slowest legitimate request (a 20 Mo upload reaching us from the proxy's buffer).
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", 60))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", 60))
+keepalive = 5
+# Recycle workers now and then so that memory growth can never accumulate.
+max_requests = 2000
+max_requests_jitter = 200
+# Only the proxy may tell us the client's scheme and address.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+accesslog = "-"
+errorlog = "-"
+# gunicorn ≥ 27 opens a control socket in ~/.gunicorn by default: several instances on one
+# machine would collide, and we do not use it.
+control_socket_disable = True

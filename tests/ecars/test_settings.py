@@ -1,0 +1,107 @@
+import os
+import secrets
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
+from django.db import connection
+
+from ecars.lib.env import cache_config, env_bool, env_int
+
+
+def run_manage(*args, **env_overrides):
+    env = {
+        "PATH": os.environ["PATH"],
+        "ENV_FILE": "/nonexistent",  # ignore a developer's .env
+        "DJANGO_SETTINGS_MODULE": "ecars.settings",
+        **env_overrides,
+    }
+    return subprocess.run(
+        [sys.executable, str(settings.BASE_DIR / "manage.py"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=settings.BASE_DIR,
+        check=False,
+    )
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    result = run_manage("check")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_production_settings_pass_the_deployment_checklist():
+    result = run_manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="ecars.ars.sante.fr",
+        DATABASE_URL="sqlite:////tmp/unused.sqlite3",
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+
+
+def test_no_model_change_is_missing_a_migration():
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+def test_production_hashes_passwords_with_argon2():
+    result = run_manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings; print(settings.PASSWORD_HASHERS[0])",
+        DEBUG="1",
+    )
+    assert result.stdout.strip() == "django.contrib.auth.hashers.Argon2PasswordHasher"
+
+
+def test_deny_by_default_and_one_transaction_per_request():
+    assert "django.contrib.auth.middleware.LoginRequiredMiddleware" in settings.MIDDLEWARE
+    assert connection.settings_dict["ATOMIC_REQUESTS"] is True
+    assert settings.LANGUAGE_CODE == "fr-fr"
+    assert settings.TIME_ZONE == "Europe/Paris"
+    assert settings.SESSION_ENGINE != "django.contrib.sessions.backends.signed_cookies"
+
+
+def test_production_database_connections_are_persistent_and_health_checked():
+    result = run_manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.db import connection; d = connection.settings_dict; "
+        "print(d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'])",
+        SECRET_KEY="x",
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/ecars",
+    )
+    assert result.stdout.split() == ["600", "True"]
+
+
+@pytest.mark.parametrize(
+    "url,backend",
+    [
+        ("redis://127.0.0.1:6379/1", "django.core.cache.backends.redis.RedisCache"),
+        ("locmem://", "django.core.cache.backends.locmem.LocMemCache"),
+        ("db://ecars_cache", "django.core.cache.backends.db.DatabaseCache"),
+    ],
+)
+def test_cache_url_is_parsed(url, backend):
+    assert cache_config(url)["BACKEND"] == backend
+
+
+def test_malformed_environment_values_stop_the_start(monkeypatch):
+    monkeypatch.setenv("SOME_FLAG", "peut-être")
+    with pytest.raises(ImproperlyConfigured):
+        env_bool("SOME_FLAG", False)
+    monkeypatch.setenv("SOME_NUMBER", "dix")
+    with pytest.raises(ImproperlyConfigured):
+        env_int("SOME_NUMBER", 1)
+    with pytest.raises(ImproperlyConfigured):
+        cache_config("memcached://127.0.0.1")
