@@ -152,7 +152,12 @@ class Membership(models.Model):
     """A user's access to an EJ, with a role; `is_admin` lets them manage the EJ's members."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name="utilisateur", on_delete=models.CASCADE, related_name="memberships"
+        settings.AUTH_USER_MODEL,
+        verbose_name="utilisateur",
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        # Agency staff reach EJ through their region, never as members.
+        limit_choices_to={"kind": "etablissement"},
     )
     ej = models.ForeignKey(
         EntiteJuridique, verbose_name="entité juridique", on_delete=models.CASCADE, related_name="memberships"
@@ -192,14 +197,8 @@ class ContractType(models.Model):
 
 class ContractQuerySet(models.QuerySet):
     def for_user(self, user):
-        """The contracts a user may see: those of their EJ, or of their region for agency staff."""
-        if not user.is_authenticated or not user.is_active:
-            return self.none()
-        if user.is_superuser:
-            return self
-        if user.is_agency_staff:
-            return self.filter(ej__region_id=user.region_id)
-        return self.filter(ej__memberships__user=user)
+        """The contracts a user may see: those of the EJ they may see."""
+        return self.filter(ej__in=EntiteJuridique.objects.for_user(user))
 
 
 class Contract(models.Model):

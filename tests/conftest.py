@@ -10,6 +10,7 @@ import socket
 import pytest
 from aiosmtpd.controller import Controller
 from django.conf import settings
+from django.db import connections
 from django.test import Client
 
 from accounts.groups import sync_groups
@@ -29,6 +30,17 @@ def pytest_sessionfinish(session, exitstatus):
     location = settings.STORAGES["documents"]["OPTIONS"]["location"]
     if "ecars-test-documents-" in location:
         shutil.rmtree(location, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_connections_before_dropping_the_test_database(django_db_setup):
+    """Close every connection of this process before pytest-django drops the test database.
+
+    After the browser tests, the connection in use may no longer be the one pytest-django captured
+    when it created the database, and DROP DATABASE then fails on « being accessed by other users ».
+    """
+    yield
+    connections.close_all()
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
 
 from ecars import views
+from tests.accounts.factories import DEFAULT_PASSWORD, UserFactory
 from tests.contracts.factories import MembershipFactory
 
 
@@ -39,8 +40,6 @@ def test_home_of_a_multi_ej_user_lists_each_ej(client_for, member, ej, other_ej)
 
 
 def test_home_of_a_user_without_ej_explains_what_to_do(client_for):
-    from tests.accounts.factories import UserFactory
-
     response = client_for(UserFactory()).get(reverse("contracts:home"))
     assertContains(response, "Vous n'êtes membre d'aucune entité juridique")
 
@@ -151,8 +150,6 @@ def test_login_page_uses_the_manuals_words(client):
 
 
 def test_login_with_the_right_password_reaches_the_home_page(client, member):
-    from tests.accounts.factories import DEFAULT_PASSWORD
-
     response = client.post(reverse("account_login"), {"login": member.email, "password": DEFAULT_PASSWORD})
     assert response.status_code == 302
     assert response["Location"] == reverse("contracts:home")

@@ -1,0 +1,83 @@
+"""Admin of documents and of their attachment to questions: view-only, never deleted (SECURITY.md C5).
+
+Uploads go through the establishment's pages; the file itself is never linked from here, since
+documents are served only by a view that authorises the reader.
+"""
+
+from django.contrib import admin
+
+from documents.models import Attachment, Document
+from ecars.admin import ReadOnlyMixin, RegionScopedAdmin, ScopedRelatedListFilter
+
+
+# What an attachment is displayed with: its document, and the question's indicator and self-evaluation.
+ATTACHMENT_RELATED = (
+    "indicator_value__indicator",
+    "indicator_value__self_evaluation__contract",
+    "indicator_value__self_evaluation__campaign",
+)
+
+
+class AttachmentInline(ReadOnlyMixin, admin.TabularInline):
+    model = Attachment
+    fields = ("indicator_value", "attached_by", "attached_at", "withdrawn_at", "withdrawn_by")
+    readonly_fields = fields
+    extra = 0
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related(*ATTACHMENT_RELATED, "attached_by", "withdrawn_by")
+
+
+@admin.register(Document)
+class DocumentAdmin(ReadOnlyMixin, RegionScopedAdmin):
+    region_path = "ej__region"
+    list_display = (
+        "original_name",
+        "ej",
+        "contract",
+        "size",
+        "mime_type",
+        "has_macros",
+        "scan_status",
+        "uploaded_by",
+        "uploaded_at",
+    )
+    list_filter = ("scan_status", "has_macros", ("ej__region", ScopedRelatedListFilter))
+    list_select_related = ("ej", "contract", "uploaded_by")
+    search_fields = ("original_name", "sha256", "ej__finess", "ej__name", "contract__name")
+    date_hierarchy = "uploaded_at"
+    fields = (
+        "original_name",
+        "ej",
+        "contract",
+        "storage_key",
+        "size",
+        "sha256",
+        "mime_type",
+        "has_macros",
+        ("scan_status", "scan_detail", "scanned_at"),
+        ("uploaded_by", "uploaded_at"),
+        "public_id",
+    )
+    readonly_fields = ("storage_key", "uploaded_at", "public_id")
+    inlines = (AttachmentInline,)
+
+    @admin.display(description="clé de stockage")
+    def storage_key(self, obj):
+        # Not a link: the private storage has no public URL.
+        return obj.file.name
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(ReadOnlyMixin, RegionScopedAdmin):
+    region_path = "document__ej__region"
+    list_display = ("document", "indicator_value", "attached_by", "attached_at", "withdrawn_at")
+    list_filter = (("withdrawn_at", admin.EmptyFieldListFilter),)
+    list_select_related = ("document", *ATTACHMENT_RELATED, "attached_by")
+    search_fields = (
+        "document__original_name",
+        "document__ej__finess",
+        "document__ej__name",
+        "indicator_value__indicator__code",
+    )
+    readonly_fields = ("attached_at",)

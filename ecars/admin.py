@@ -1,0 +1,138 @@
+"""Shared bases of the admin, the working screen of agency staff (STYLE.md §39, SECURITY.md C6).
+
+- `RegionScopedAdmin`: a non-superuser agency agent only sees the objects of their own region
+  (`region_path` leads from the model to its region), foreign-key choices are limited the same way,
+  and the page of an object outside that scope answers 404, as if it did not exist.
+- `NoDeleteMixin` and `ReadOnlyMixin`: append-only data and data written by services cannot be
+  deleted (or changed) from the admin, by anybody, superusers included.
+"""
+
+from django.contrib import admin
+from django.contrib.admin.exceptions import NotRegistered
+from django.http import Http404
+
+
+def scope_to_region(queryset, user, region_path: str | None):
+    """Restrict `queryset` to the region of an agency agent; superusers see everything.
+
+    `region_path` is the lookup from the model to its region's primary key (`"region"`,
+    `"ej__region"`, `"pk"` for the Region model itself); None marks national data, visible to all staff.
+    Any other staff account (without a region or not an agency agent) sees nothing regional.
+    """
+    if user.is_superuser or region_path is None:
+        return queryset
+    if user.is_agency_staff and user.region_id is not None:
+        return queryset.filter(**{region_path: user.region_id})
+    return queryset.none()
+
+
+def _scoping_admin(admin_site, model):
+    """The registered admin of `model` if it defines a region scope, else None."""
+    try:
+        model_admin = admin_site.get_model_admin(model)
+    except NotRegistered:
+        return None
+    return model_admin if isinstance(model_admin, RegionScopedAdmin) else None
+
+
+class ScopedChoicesMixin:
+    """Limit the choices of foreign keys and many-to-many fields to what the user may see.
+
+    The scope of a related model is the one of its registered admin; autocomplete results come
+    from that admin's `get_queryset`, which is scoped too.
+    """
+
+    def scoped_choices(self, db_field, request, db):
+        """The choices of a relation that the user may see; None when the related model is not scoped."""
+        related_admin = _scoping_admin(self.admin_site, db_field.remote_field.model)
+        if related_admin is None:
+            return None
+        queryset = self.get_field_queryset(db, db_field, request)
+        if queryset is None:
+            queryset = db_field.remote_field.model._default_manager.using(db).all()
+        return related_admin.scope_queryset(request, queryset)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if "queryset" not in kwargs:
+            queryset = self.scoped_choices(db_field, request, kwargs.get("using"))
+            if queryset is not None:
+                kwargs["queryset"] = queryset
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if "queryset" not in kwargs:
+            queryset = self.scoped_choices(db_field, request, kwargs.get("using"))
+            if queryset is not None:
+                kwargs["queryset"] = queryset
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+class RegionScopedAdmin(ScopedChoicesMixin, admin.ModelAdmin):
+    """A ModelAdmin whose lists, pages and choices are limited to the agent's region."""
+
+    # Lookup from the model to its region's pk; None for national data (referentials, types…).
+    region_path: str | None = None
+
+    def scope_queryset(self, request, queryset):
+        return scope_to_region(queryset, request.user, self.region_path)
+
+    def get_queryset(self, request):
+        return self.scope_queryset(request, super().get_queryset(request))
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        # Django redirects to the index with « … n'existe pas » when get_object() finds nothing
+        # (change, delete and history pages). An object of another region must look like a
+        # missing one, with a plain 404 (STYLE.md §34).
+        raise Http404("Aucun objet ne correspond à cette adresse.")
+
+
+class ScopedTabularInline(ScopedChoicesMixin, admin.TabularInline):
+    """An inline whose foreign-key choices are scoped; its rows belong to an already scoped parent."""
+
+
+class ScopedStackedInline(ScopedChoicesMixin, admin.StackedInline):
+    """An inline whose foreign-key choices are scoped; its rows belong to an already scoped parent."""
+
+
+class NoDeleteMixin:
+    """Never deleted from the admin, by anybody: no delete page, no « supprimer » action."""
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+
+class ReadOnlyMixin(NoDeleteMixin):
+    """View-only for everybody: append-only logs, and data only written through services."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+def without_fields(fieldsets, hidden) -> list:
+    """`fieldsets` minus the top-level fields named in `hidden` (fields kept off a form for some users)."""
+    return [
+        (name, {**options, "fields": [field for field in options["fields"] if field not in hidden]})
+        for name, options in fieldsets
+    ]
+
+
+class ScopedRelatedListFilter(admin.RelatedFieldListFilter):
+    """A list filter on a relation offering only the related objects the user may see."""
+
+    def field_choices(self, field, request, model_admin):
+        related_admin = _scoping_admin(model_admin.admin_site, field.remote_field.model)
+        if related_admin is None:
+            return super().field_choices(field, request, model_admin)
+        queryset = field.remote_field.model._default_manager.all()
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        if ordering:
+            queryset = queryset.order_by(*ordering)
+        return [(obj.pk, str(obj)) for obj in related_admin.scope_queryset(request, queryset)]
