@@ -31,7 +31,9 @@ demo: venv-runtime system-packages ## Install and run the portal with the demo w
 	@echo
 	@echo "  e-CARS est prêt : http://127.0.0.1:$(PORT)/"
 	@echo "  Connexion de démonstration : contact.et1.etablissement@test.fr / $(DEMO_PASSWORD)"
-	@echo "  (mot de passe temporaire ; agent ARS : mourad.abed@ars.sante.fr, même mot de passe, /admin/)"
+	@echo "  (mot de passe temporaire, à renouveler à la première connexion)"
+	@echo "  Agent ARS : mourad.abed@ars.sante.fr, même mot de passe, /admin/ avec la clé de double"
+	@echo "  authentification affichée ci-dessus au premier lancement."
 	@echo "  Arrêt : Ctrl+C"
 	@echo
 	$(VENV)/bin/gunicorn -c gunicorn.conf.py --bind 127.0.0.1:$(PORT) --workers 2 ecars.wsgi

@@ -7,17 +7,18 @@ account in another region, nor take over an account that holds more permissions 
 
 from allauth.usersessions import admin as usersessions_admin
 from allauth.usersessions.models import UserSession
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Permission
 from django.db.models import Q
 from django.utils.html import format_html
 
+from accounts import invitations
 from accounts.enums import UserKind
-from accounts.models import User
+from accounts.models import Invitation, LoginPolicy, User
 from contracts.models import Membership
-from ecars.admin import RegionScopedAdmin, ScopedRelatedListFilter, without_fields
+from ecars.admin import ReadOnlyMixin, RegionScopedAdmin, ScopedRelatedListFilter, without_fields
 
 
 # Fields only a superuser may see and set: they grant privileges.
@@ -137,10 +138,48 @@ class UserAdmin(RegionScopedAdmin, DjangoUserAdmin):
         "date_joined",
         "public_id",
     )
+    actions = ("send_invitations", "send_temporary_passwords")
 
     @admin.display(description="nom", ordering="last_name")
     def full_name(self, obj):
         return obj.get_full_name()
+
+    @admin.action(description="Envoyer une invitation", permissions=["change"])
+    def send_invitations(self, request, queryset):
+        """A single-use link to choose a password, for each selected establishment account."""
+        sent = self._send_first_credentials(request, queryset, invitations.send_invitation)
+        if sent:
+            label = "invitation envoyée" if sent == 1 else "invitations envoyées"
+            self.message_user(request, f"{sent} {label} par courriel.", messages.SUCCESS)
+
+    @admin.action(description="Envoyer un mot de passe temporaire", permissions=["change"])
+    def send_temporary_passwords(self, request, queryset):
+        """The manual's path: a temporary password valid 72 hours, to renew at the first login."""
+        sent = self._send_first_credentials(request, queryset, invitations.send_temporary_password)
+        if sent:
+            label = "mot de passe temporaire envoyé" if sent == 1 else "mots de passe temporaires envoyés"
+            self.message_user(request, f"{sent} {label} par courriel.", messages.SUCCESS)
+
+    def _send_first_credentials(self, request, queryset, send) -> int:
+        """Call `send` for each active establishment account of `queryset`; report the others."""
+        sent, skipped = 0, []
+        for user in queryset.order_by("email"):
+            if user.is_staff or user.is_superuser or not user.is_establishment_user or not user.is_active:
+                skipped.append(user.email)
+                continue
+            if not self.has_change_permission(request, user):
+                skipped.append(user.email)
+                continue
+            send(user, acting_user=request.user, request=request)
+            sent += 1
+        if skipped:
+            self.message_user(
+                request,
+                "Aucun courriel envoyé aux comptes d'agents, aux comptes inactifs ni aux comptes que vous ne "
+                f"pouvez pas modifier : {', '.join(skipped)}.",
+                messages.WARNING,
+            )
+        return sent
 
     def scope_queryset(self, request, queryset):
         """Superusers see every account; agency staff the accounts of their region, never a superuser."""
@@ -192,3 +231,38 @@ admin.site.unregister(UserSession)
 @admin.register(UserSession)
 class UserSessionAdmin(usersessions_admin.UserSessionAdmin):
     search_fields = ("user__email", "ip")
+
+
+@admin.register(LoginPolicy)
+class LoginPolicyAdmin(RegionScopedAdmin):
+    """The portal's login rules: a single row, which nobody deletes."""
+
+    region_path = None  # national
+
+    fields = ("renewal_cutoff", "updated_at", "updated_by")
+    readonly_fields = ("updated_at", "updated_by")
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and not LoginPolicy.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        obj.pk = 1
+        obj.updated_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Invitation)
+class InvitationAdmin(ReadOnlyMixin, RegionScopedAdmin):
+    """Invitations are sent from the user list (actions); their tokens are never shown."""
+
+    region_path = "user__region"
+    list_display = ("user", "created_by", "created_at", "expires_at", "used_at")
+    list_select_related = ("user", "created_by")
+    search_fields = ("user__email", "user__last_name")
+    fields = ("user", "created_by", "created_at", "expires_at", "used_at")
+
+    def scope_queryset(self, request, queryset):
+        return queryset.filter(user__in=UserAdmin.scope_queryset(self, request, User.objects.all()))

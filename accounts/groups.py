@@ -14,6 +14,8 @@ AGENCY_STAFF_GROUP = "Agents ARS"
 # app_label.model -> actions granted
 AGENCY_STAFF_PERMISSIONS: dict[str, tuple[str, ...]] = {
     "accounts.user": ("view", "add", "change"),
+    "accounts.invitation": ("view",),
+    "accounts.loginpolicy": ("view", "add", "change"),
     "contracts.region": ("view",),
     "contracts.entitejuridique": ("view", "add", "change"),
     "contracts.etablissement": ("view", "add", "change"),

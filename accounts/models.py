@@ -123,3 +123,68 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return self.first_name or self.email
+
+
+class LoginPolicy(models.Model):
+    """Portal-wide login rules set by the ARS (a single row).
+
+    « Sans connexion depuis le <date>, merci de renouveler votre mot de passe » : an account whose
+    last sign-in (or password change) precedes the cut-off must renew its password by e-mail code
+    before signing in again.
+    """
+
+    renewal_cutoff = models.DateField(
+        "renouvellement obligatoire sans connexion depuis le",
+        null=True,
+        blank=True,
+        help_text="Les comptes sans connexion depuis cette date doivent renouveler leur mot de passe.",
+    )
+    updated_at = models.DateTimeField("modifié le", auto_now=True)
+    updated_by = models.ForeignKey(
+        "accounts.User", verbose_name="modifié par", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = "règle de connexion"
+        verbose_name_plural = "règles de connexion"
+        constraints = [models.CheckConstraint(condition=models.Q(pk=1), name="accounts_loginpolicy_single_row")]
+
+    def __str__(self):
+        return "Règles de connexion"
+
+    @classmethod
+    def current(cls) -> "LoginPolicy":
+        return cls.objects.filter(pk=1).first() or cls(pk=1)
+
+
+class InvitationQuerySet(models.QuerySet):
+    def usable(self):
+        return self.filter(used_at__isnull=True, expires_at__gt=timezone.now())
+
+
+class Invitation(models.Model):
+    """A single-use link that lets a new user choose their password.
+
+    Only the SHA-256 of the token is stored: the link itself exists only in the e-mail.
+    """
+
+    user = models.ForeignKey(
+        "accounts.User", verbose_name="utilisateur", on_delete=models.CASCADE, related_name="invitations"
+    )
+    token_hash = models.CharField("empreinte du jeton", max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        "accounts.User", verbose_name="invité par", on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField("envoyée le", auto_now_add=True)
+    expires_at = models.DateTimeField("expire le")
+    used_at = models.DateTimeField("utilisée le", null=True, blank=True)
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "invitation"
+        verbose_name_plural = "invitations"
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"Invitation de {self.user}"

@@ -1,7 +1,12 @@
-from django.shortcuts import render
-from django.views.decorators.http import require_safe
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from contracts.models import EntiteJuridique
+from contracts import services
+from contracts.enums import MembershipRole
+from contracts.forms import InviteMemberForm, MemberRoleForm, RemoveMemberForm
+from contracts.models import EntiteJuridique, Membership
 
 
 @require_safe
@@ -10,3 +15,80 @@ def home(request):
     ejs = EntiteJuridique.objects.for_user(request.user).order_by("finess")
     context = {"ejs": ejs}
     return render(request, "contracts/home.html", context)
+
+
+def _ej_managed_by(request, public_id) -> EntiteJuridique:
+    """The EJ `public_id` if the user is one of its member administrators; 404 otherwise, members included."""
+    administered = Membership.objects.filter(user=request.user, is_admin=True).values("ej_id")
+    return get_object_or_404(
+        EntiteJuridique.objects.for_user(request.user).filter(pk__in=administered), public_id=public_id
+    )
+
+
+def _members_page(ej):
+    return redirect("contracts:members", public_id=ej.public_id)
+
+
+@require_http_methods(["GET", "POST"])
+def members(request, public_id):
+    """« Membres de l'EJ »: the members and their roles, and « Inviter un collègue », for member administrators."""
+    ej = _ej_managed_by(request, public_id)
+    form = InviteMemberForm(data=request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            membership = services.invite_member(
+                ej,
+                form.cleaned_data["email"],
+                form.cleaned_data["role"],
+                acting_user=request.user,
+                request=request,
+            )
+        except services.MemberError as error:
+            form.add_error("email", str(error))
+        else:
+            messages.success(
+                request,
+                f"{membership.user.email} est maintenant membre de l'EJ ({membership.get_role_display()}) "
+                "et en a été informé par courriel.",
+            )
+            return _members_page(ej)
+    memberships = ej.memberships.select_related("user").order_by("user__last_name", "user__first_name", "user__email")
+    context = {"ej": ej, "form": form, "memberships": memberships, "roles": MembershipRole.choices}
+    return render(request, "contracts/members.html", context)
+
+
+@require_POST
+def change_member_role(request, public_id):
+    """Change a member's role; the member is named by their account's public identifier, within the EJ."""
+    ej = _ej_managed_by(request, public_id)
+    form = MemberRoleForm(data=request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choisissez un rôle : lecteur, contributeur ou signataire.")
+        return _members_page(ej)
+    membership = get_object_or_404(ej.memberships.select_related("user"), user__public_id=form.cleaned_data["member"])
+    try:
+        membership = services.change_member_role(
+            membership, form.cleaned_data["role"], acting_user=request.user, request=request
+        )
+    except services.MemberError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"Rôle de {membership.user.email} : {membership.get_role_display()}.")
+    return _members_page(ej)
+
+
+@require_POST
+def remove_member(request, public_id):
+    """Remove a member: their access to the EJ ends at once."""
+    ej = _ej_managed_by(request, public_id)
+    form = RemoveMemberForm(data=request.POST)
+    if not form.is_valid():
+        raise Http404("Aucun membre ne correspond.")
+    membership = get_object_or_404(ej.memberships.select_related("user"), user__public_id=form.cleaned_data["member"])
+    try:
+        services.remove_member(membership, acting_user=request.user, request=request)
+    except services.MemberError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"{membership.user.email} n'est plus membre de l'EJ.")
+    return _members_page(ej)

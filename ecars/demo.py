@@ -8,16 +8,17 @@ own user shows that EJ cannot see each other.
 """
 
 import datetime
-import secrets
-import string
 from dataclasses import dataclass
 
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.enums import UserKind
 from accounts.groups import sync_groups
+from accounts.invitations import generate_temporary_password
 from accounts.models import User
 from contracts.enums import ContractStatus, MembershipRole
 from contracts.models import (
@@ -177,20 +178,7 @@ class DemoResult:
     demo_password: str | None
     ars_user: User
     other_user: User
-
-
-def _temporary_password() -> str:
-    """A random password meeting the manual's rules (12–64 characters, four classes)."""
-    alphabet = string.ascii_letters + string.digits + "&-_%!?"
-    while True:
-        candidate = "".join(secrets.choice(alphabet) for _ in range(16))
-        if (
-            any(c.islower() for c in candidate)
-            and any(c.isupper() for c in candidate)
-            and any(c.isdigit() for c in candidate)
-            and any(c in "&-_%!?" for c in candidate)
-        ):
-            return candidate
+    ars_totp_secret: str | None
 
 
 def _user(email, *, password, temporary, **fields):
@@ -268,7 +256,7 @@ def seed_demo(*, password: str | None = None) -> DemoResult:
     # One password for the demo accounts: the one given, or a fresh temporary one on the first run.
     demo_password = password
     if demo_password is None and not User.objects.filter(email=DEMO_USER_EMAIL).exists():
-        demo_password = _temporary_password()
+        demo_password = generate_temporary_password()
     region, _ = Region.objects.get_or_create(
         code="76",
         defaults={
@@ -291,6 +279,11 @@ def seed_demo(*, password: str | None = None) -> DemoResult:
         is_staff=True,
     )
     ars_user.groups.add(agency_group)
+    # The admin requires TOTP: the demo agent gets an authenticator whose key is printed once.
+    ars_totp_secret = None
+    if not Authenticator.objects.filter(user=ars_user, type=Authenticator.Type.TOTP).exists():
+        ars_totp_secret = generate_totp_secret()
+        TOTP.activate(ars_user, ars_totp_secret)
 
     caqes, _ = ContractType.objects.get_or_create(
         code="CAQES", defaults={"name": "Contrat d'amélioration de la qualité et de l'efficience des soins"}
@@ -399,4 +392,10 @@ def seed_demo(*, password: str | None = None) -> DemoResult:
         caqes_montpellier.etablissements.set([lapeyronie])
     _open_self_evaluation(caqes_montpellier, campaign)
 
-    return DemoResult(demo_user=demo_user, demo_password=demo_password, ars_user=ars_user, other_user=other_user)
+    return DemoResult(
+        demo_user=demo_user,
+        demo_password=demo_password,
+        ars_user=ars_user,
+        other_user=other_user,
+        ars_totp_secret=ars_totp_secret,
+    )

@@ -71,12 +71,16 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "ecars.middleware.PrivatePagesAreNotCachedMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "allauth.usersessions.middleware.UserSessionsMiddleware",
+    "accounts.middleware.SessionLifetimeMiddleware",
+    "accounts.middleware.PasswordRenewalMiddleware",
+    "accounts.middleware.AdminRequiresTOTPMiddleware",
 ]
 
 ROOT_URLCONF = "ecars.urls"
@@ -93,6 +97,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "ecars.context_processors.portal",
+                "accounts.context_processors.session",
             ],
         },
     },
@@ -123,36 +128,83 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+# The manual's « Règles du mot de passe » (12 to 64 characters, four classes), plus common and
+# context words (SECURITY.md A1, A2). Each unmet rule gives its own French message.
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "accounts.validators.LengthValidator", "OPTIONS": {"min_length": 12, "max_length": 64}},
+    {"NAME": "accounts.validators.CharacterClassesValidator"},
+    {"NAME": "accounts.validators.CommonPasswordValidator"},
+    {"NAME": "accounts.validators.ContextWordsValidator"},
 ]
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "contracts:home"
 
 # django-allauth: e-mail address as login, no self-sign-up (accounts are created by the ARS).
 ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
+ACCOUNT_FORMS = {
+    "login": "accounts.forms.LoginForm",
+    "reset_password": "accounts.forms.ResetPasswordForm",
+    "reset_password_from_key": "accounts.forms.ResetPasswordKeyForm",
+    "change_password": "accounts.forms.ChangePasswordForm",
+}
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_UNIQUE_EMAIL = True
+# Addresses are given by the ARS and proven by the first renewal (code or link sent to them);
+# a change of address is verified by a code sent to the new one (accounts.views.change_email).
 ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
 ACCOUNT_LOGOUT_ON_GET = False
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
 ACCOUNT_SESSION_REMEMBER = False
-ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = True
+ACCOUNT_REAUTHENTICATION_REQUIRED = True
+ACCOUNT_EMAIL_NOTIFICATIONS = True
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[e-CARS] "
+# The manual's renewal: a code of exactly 6 digits, valid 10 minutes, voided after 3 wrong tries.
+ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = True
+ACCOUNT_PASSWORD_RESET_BY_CODE_TIMEOUT = 10 * 60
+ACCOUNT_PASSWORD_RESET_BY_CODE_MAX_ATTEMPTS = 3
+ALLAUTH_USER_CODE_FORMAT = {"numeric": True, "dashed": False, "length": 6}
+# Rate limits (SECURITY.md A9, A10), counted in the shared cache. Per account ("key": the address)
+# they are strict; per IP address they are generous, so that a hospital behind one NAT address is
+# never locked out by a colleague: 3 codes × 3 tries an hour, at most 10 codes × 3 tries = 30 guesses
+# a day on one account; 5 failed logins per 5 minutes and 25 a day.
+ACCOUNT_RATE_LIMITS = {
+    "login": "300/m/ip",
+    "login_failed": "100/m/ip,5/5m/key,25/1d/key",
+    "reset_password": "100/m/ip,3/h/key,10/d/key",
+    "reset_password_from_key": "100/m/ip",
+    "change_password": "5/m/user",
+    "manage_email": "10/m/user",
+    "reauthenticate": "10/m/user",
+    "change_email": "5/h/user",
+    "signup": "0/m/ip",
+}
+# Behind the reverse proxy, the client address is the last one it appended to X-Forwarded-For.
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "e-CARS"
+MFA_RECOVERY_CODES_SHOW_ONCE = True
 # Updating "last seen" would cost an UPDATE on every request; sessions are listed from their login.
 USERSESSIONS_TRACK_ACTIVITY = False
+# A temporary password sent by e-mail (the manual's first login) works for 72 hours.
+TEMPORARY_PASSWORD_VALIDITY_HOURS = 72
+# An invitation link lets the new user choose a password for 7 days.
+INVITATION_VALIDITY_DAYS = 7
 
 # Sessions and cookies. HTTPS is the default; only a local demo over plain HTTP turns it off.
 HTTPS = env_bool("HTTPS", True)
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Sessions end after 30 minutes without a request, and 8 hours after the login whatever happens.
+SESSION_COOKIE_AGE = 30 * 60
+# Activity renews the session at most once a minute (accounts.middleware.SessionLifetimeMiddleware).
+SESSION_SAVE_EVERY_REQUEST = False
+SESSION_ABSOLUTE_LIFETIME = 8 * 60 * 60
+# The page warns this long before the session ends, with a button to extend it.
+SESSION_EXPIRY_WARNING = 5 * 60
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
 SESSION_COOKIE_NAME = "__Host-sessionid" if HTTPS else "sessionid"
@@ -169,6 +221,7 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+CSRF_FAILURE_VIEW = "ecars.views.csrf_failure"
 
 # Content Security Policy (django-csp 4). Every script and style is a file served by us.
 CONTENT_SECURITY_POLICY = {

@@ -1,16 +1,21 @@
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts.urls import allauth_overrides
 from ecars import views
 
 
 admin.site.site_header = "e-CARS — administration"
 admin.site.site_title = "e-CARS"
 admin.site.index_title = "Gestion des contrats et des campagnes"
+# The admin's login is the portal's: rate-limited, and followed by the TOTP check (SECURITY.md A15).
+admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     path("", include("contracts.urls")),
     path("compte/", include("accounts.urls")),
+    path("accounts/", include(allauth_overrides)),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("sante/", views.health, name="health"),
@@ -20,3 +25,5 @@ handler400 = "ecars.views.bad_request"
 handler403 = "ecars.views.permission_denied"
 handler404 = "ecars.views.page_not_found"
 handler500 = "ecars.views.server_error"
+# allauth answers its rate limits through this handler.
+handler429 = "ecars.views.too_many_requests"

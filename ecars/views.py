@@ -1,10 +1,15 @@
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import HttpResponse
+from django.shortcuts import render
 from django.template import loader
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+
+from audit.enums import EventType
+from audit.services import record_event
+from ecars.lib.http import client_ip
 
 
 @login_not_required
@@ -34,3 +39,19 @@ def server_error(request):
     # what failed. The template only needs static files.
     template = loader.get_template("errors/500.html")
     return HttpResponse(template.render(), status=500)
+
+
+def too_many_requests(request, exception=None):
+    """allauth's rate limits: a French page, and an audit event."""
+    record_event(
+        EventType.LOGIN_THROTTLED,
+        actor=request.user if request.user.is_authenticated else None,
+        ip_address=client_ip(request),
+        data={"path": request.path},
+    )
+    return render(request, "429.html", status=429)
+
+
+def csrf_failure(request, reason=""):
+    """A form sent without a valid security token (often: a page left open too long)."""
+    return render(request, "errors/403_csrf.html", status=403)

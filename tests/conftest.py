@@ -4,19 +4,63 @@ Personas (STYLE.md §52): anonymous, a member of the EJ, a member of another EJ,
 EJ's region. The `client_for` fixture logs a persona in.
 """
 
+import re
 import shutil
 import socket
+import time
 
 import pytest
 from aiosmtpd.controller import Controller
+from allauth.account.authentication import AUTHENTICATION_METHODS_SESSION_KEY
+from allauth.account.internal.userkit import user_id_to_str
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connections
-from django.test import Client
+from django.test import Client as DjangoClient
+from django.test import TestCase
 
 from accounts.groups import sync_groups
 from contracts.enums import MembershipRole
 from tests.accounts.factories import UserFactory
 from tests.contracts.factories import EntiteJuridiqueFactory, MembershipFactory, RegionFactory
+
+
+class Client(DjangoClient):
+    """A test client whose requests end as in production: their on-commit work (e-mails, tasks) runs.
+
+    Inside a test's transaction nothing ever commits, so without this the e-mails that a request
+    queues « after the commit » would never be sent.
+    """
+
+    def request(self, **request):
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            response = super().request(**request)
+        _assert_post_forms_carry_a_csrf_token(response)
+        return response
+
+
+_POST_FORM = re.compile(rb'<form[^>]*method="post"[^>]*>(.*?)</form>', re.DOTALL | re.IGNORECASE)
+
+
+def _assert_post_forms_carry_a_csrf_token(response):
+    """The test client skips CSRF checks; browsers do not. Every POST form we render must carry the token."""
+    if "text/html" not in response.get("Content-Type", "") or getattr(response, "streaming", False):
+        return
+    for form in _POST_FORM.findall(response.content):
+        assert b'name="csrfmiddlewaretoken"' in form, "a POST form without {% csrf_token %}: " + form[:300].decode()
+
+
+@pytest.fixture
+def client():
+    return Client()
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Rate-limit counters and other cached state never leak from one test to the next."""
+    cache.clear()
 
 
 def pytest_collection_modifyitems(items):
@@ -84,12 +128,30 @@ def ars_staff(region):
     return user
 
 
+def log_in_with_totp(client, user):
+    """Log `user` in as after the TOTP step: staff need it for the admin (set up here if missing)."""
+    if not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
+        TOTP.activate(user, generate_totp_secret())
+    client.force_login(user)
+    session = client.session
+    session[AUTHENTICATION_METHODS_SESSION_KEY] = [{"method": "password", "at": time.time(), "email": user.email}]
+    session[AUTHENTICATION_METHODS_SESSION_KEY].append({"method": "mfa", "at": time.time(), "type": "totp"})
+    session["account_authentication_methods_user"] = user_id_to_str(user)
+    session.save()
+    return client
+
+
 @pytest.fixture
 def client_for():
-    """Return a test client logged in as the given user (or anonymous for None)."""
+    """Return a test client logged in as the given user (or anonymous for None).
+
+    Staff are logged in as after the TOTP step, which the admin requires.
+    """
 
     def make(user=None):
         client = Client()
+        if user is not None and user.is_staff:
+            return log_in_with_totp(client, user)
         if user is not None:
             client.force_login(user)
         return client

@@ -74,7 +74,9 @@ def test_no_csrf_exemption_and_no_unescaped_output():
         if "tests" in path.parts:
             continue
         text = path.read_text(encoding="utf-8")
-        for needle in ("csrf_exempt", "mark_safe(", "|safe", "autoescape off"):
+        # Plain-text e-mails are not HTML: escaping them would print « l&#x27;adresse ».
+        needles = ("csrf_exempt", "mark_safe(", "|safe") + (("autoescape off",) if path.suffix != ".txt" else ())
+        for needle in needles:
             if needle in text:
                 offenders.append(f"{path}: {needle}")
     assert offenders == []

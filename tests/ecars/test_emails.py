@@ -49,15 +49,20 @@ def test_the_db_worker_sends_queued_emails_through_the_smtp_server(test_template
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     with transaction.atomic():
         send_templated_email("tests/email/notice", to=["signataire@chu.fr"], context={"contract": "CAQES TEST"})
-    assert DBTaskResult.objects.count() == 1
+        send_templated_email(
+            "tests/email/secret", to=["signataire@chu.fr"], context={"code": "493817"}, sensitive=True
+        )
+    assert DBTaskResult.objects.count() == 2
     assert smtp_server.envelopes == []  # queued, not sent during the request
+    # A secret never rests in clear in the task table.
+    assert not [row for row in DBTaskResult.objects.values_list("args_kwargs", flat=True) if "493817" in str(row)]
 
     db = connection.settings_dict
     env = {
         "PATH": os.environ["PATH"],
         "ENV_FILE": "/nonexistent",
         "DJANGO_SETTINGS_MODULE": "ecars.settings",
-        "SECRET_KEY": "worker-test",
+        "SECRET_KEY": settings.SECRET_KEY,  # the worker opens sealed messages with it
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "EMAIL_URL": f"smtp://{smtp_server.hostname}:{smtp_server.port}",
     }
@@ -76,10 +81,12 @@ def test_the_db_worker_sends_queued_emails_through_the_smtp_server(test_template
         timeout=60,
     )
 
-    [envelope] = smtp_server.envelopes
+    notice, secret = sorted(smtp_server.envelopes, key=lambda envelope: b"493817" in envelope.content)
+    assert b"493817" in secret.content
+    envelope = notice
     assert envelope.rcpt_tos == ["signataire@chu.fr"]
     message = email.message_from_bytes(envelope.content, policy=email.policy.default)
     assert message["Subject"] == "Votre auto-évaluation CAQES TEST"
     assert message.get_body(("plain",)).get_content().startswith("Bonjour,")
     assert "<strong>CAQES TEST</strong>" in message.get_body(("html",)).get_content()
-    assert DBTaskResult.objects.get().status == "SUCCESSFUL"
+    assert set(DBTaskResult.objects.values_list("status", flat=True)) == {"SUCCESSFUL"}

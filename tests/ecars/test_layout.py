@@ -78,9 +78,10 @@ def test_refresh_session_extends_the_session_and_returns_to_the_page(client_for,
     assertContains(response, "Votre session a été prolongée.")
 
 
-def test_refresh_session_from_a_script_answers_no_content(client_for, member):
+def test_refresh_session_from_a_script_answers_the_seconds_left(client_for, member):
     response = client_for(member).post(reverse("accounts:refresh_session"), headers={"X-Requested-With": "fetch"})
-    assert response.status_code == 204
+    assert response.status_code == 200
+    assert 29 * 60 <= response.json()["seconds_left"] <= 30 * 60
 
 
 def test_refresh_session_never_redirects_off_site(client_for, member):
@@ -159,3 +160,20 @@ def test_login_with_a_wrong_password_gives_a_generic_french_message(client, memb
     response = client.post(reverse("account_login"), {"login": member.email, "password": "faux"})
     assert response.status_code == 200
     assertContains(response, "fr-alert--error")
+
+
+def test_a_form_without_its_security_token_gets_a_french_explanation(member):
+    from django.test import Client as StrictClient
+
+    client = StrictClient(enforce_csrf_checks=True)
+    client.force_login(member)
+    response = client.post(reverse("accounts:account"), {"last_name": "X"})
+    assert response.status_code == 403
+    assertContains(response, "Formulaire expiré", status_code=403)
+    member.refresh_from_db()
+    assert member.last_name != "X"
+
+
+def test_signed_in_pages_are_never_cached(client_for, member):
+    response = client_for(member).get(reverse("contracts:home"))
+    assert "no-store" in response["Cache-Control"]

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from allauth.mfa.models import Authenticator
 from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command
@@ -89,6 +90,8 @@ def test_seed_demo_users_and_their_access():
     assert ars_user.is_agency_staff
     assert ars_user.region.name == "Occitanie"
     assert ars_user.groups.filter(name="Agents ARS").exists()
+    # The admin requires TOTP: the demo agent has an authenticator.
+    assert Authenticator.objects.filter(user=ars_user, type=Authenticator.Type.TOTP).exists()
 
 
 def test_seed_demo_without_password_prints_a_fresh_temporary_password_once(capsys):
@@ -105,7 +108,9 @@ def test_seed_demo_without_password_prints_a_fresh_temporary_password_once(capsy
 
 def test_seed_demo_isolates_the_two_establishments(client):
     seed(password=PASSWORD)
-    client.force_login(User.objects.get(email=OTHER_USER_EMAIL))
+    other_user = User.objects.get(email=OTHER_USER_EMAIL)
+    User.objects.filter(pk=other_user.pk).update(password_must_change=False)  # as after the first renewal
+    client.force_login(other_user)
     response = client.get(reverse("contracts:home"))
     assertContains(response, "CHU DE MONTPELLIER")
     assertNotContains(response, "GRENOBLE")

@@ -44,8 +44,23 @@ def test_production_settings_pass_the_deployment_checklist():
         SECRET_KEY=secrets.token_urlsafe(50),
         ALLOWED_HOSTS="ecars.ars.sante.fr",
         DATABASE_URL="sqlite:////tmp/unused.sqlite3",
+        CACHE_URL="redis://127.0.0.1:6379/0",
     )
     assert result.returncode == 0, result.stderr + result.stdout
+
+
+def test_deployment_check_refuses_a_per_process_cache():
+    """SECURITY.md A11: rate limits must be counted in a cache shared by every worker."""
+    result = run_manage(
+        "check",
+        "--deploy",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="ecars.ars.sante.fr",
+        DATABASE_URL="sqlite:////tmp/unused.sqlite3",
+        CACHE_URL="locmem://",
+    )
+    assert result.returncode != 0
+    assert "accounts.E001" in result.stderr
 
 
 def test_no_model_change_is_missing_a_migration():

@@ -28,6 +28,11 @@ class Command(BaseCommand):
         self.stdout.write(f"Établissement (CHU DE GRENOBLE ALPES) : {result.demo_user.email} / {shown}")
         self.stdout.write(f"Autre établissement (CHU DE MONTPELLIER) : {result.other_user.email} / {shown}")
         self.stdout.write(f"Agent ARS (administration) : {result.ars_user.email} / {shown}")
+        if result.ars_totp_secret:
+            self.stdout.write(
+                f"  Double authentification de l'agent ARS : clé « {result.ars_totp_secret} » à saisir dans une "
+                "application d'authentification (FreeOTP, Aegis, Google Authenticator…)."
+            )
         self.stdout.write(
             "Le mot de passe des établissements est temporaire : il faut le renouveler à la première connexion."
         )

@@ -1,0 +1,164 @@
+from allauth.account import forms as allauth_forms
+from allauth.account.adapter import get_adapter
+from django import forms
+from django.contrib.auth import password_validation
+from django.core.validators import MaxLengthValidator
+from django.utils import formats, timezone
+
+from accounts.models import LoginPolicy, User
+
+
+# Longer input is refused before any hashing, so that a huge "password" costs nothing (SECURITY.md A4).
+MAX_PASSWORD_INPUT = 4096
+
+
+def _bound_password_fields(form, *names):
+    for name in names:
+        field = form.fields[name]
+        field.max_length = MAX_PASSWORD_INPUT
+        field.validators.append(MaxLengthValidator(MAX_PASSWORD_INPUT))
+
+
+def must_renew_before_login(user: User) -> str | None:
+    """Why this user must renew their password before signing in, or None."""
+    if user.password_must_change and user.temporary_password_expires_at is not None:
+        if user.temporary_password_expires_at <= timezone.now():
+            return (
+                "Votre mot de passe temporaire a expiré. Cliquez sur « Renouveler le mot de passe » "
+                "pour en choisir un nouveau."
+            )
+    cutoff = LoginPolicy.current().renewal_cutoff
+    if cutoff is not None:
+        last_activity = max(filter(None, (user.last_login, user.password_changed_at, user.date_joined)))
+        if timezone.localtime(last_activity).date() < cutoff:
+            return (
+                f"Sans connexion depuis le {formats.date_format(cutoff, 'j F Y')}, merci de renouveler votre "
+                "mot de passe : cliquez sur « Renouveler le mot de passe »."
+            )
+    return None
+
+
+class LoginForm(allauth_forms.LoginForm):
+    """The manual's login: « Adresse de messagerie », « Mot de passe »."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["login"].label = "Adresse de messagerie"
+        self.fields["password"].label = "Mot de passe"
+        self.fields["password"].help_text = ""
+
+    def clean(self):
+        password = self.cleaned_data.get("password") or ""
+        if len(password) > MAX_PASSWORD_INPUT:
+            # The same answer as a wrong password, and no hash computed.
+            raise get_adapter(self.request).validation_error("email_password_mismatch")
+        cleaned_data = super().clean()
+        if self.user is not None:
+            reason = must_renew_before_login(self.user)
+            if reason:
+                raise forms.ValidationError(reason, code="renewal_required")
+        return cleaned_data
+
+
+class ResetPasswordForm(allauth_forms.ResetPasswordForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["email"].label = "Adresse de messagerie"
+
+
+class NewPasswordMixin:
+    """« Nouveau mot de passe » and « Confirmer le nouveau mot de passe », with the manual's rules."""
+
+    def set_new_password_labels(self):
+        self.fields["password1"].label = "Nouveau mot de passe"
+        self.fields["password2"].label = "Confirmer le nouveau mot de passe"
+        self.fields["password1"].help_text = ""
+        _bound_password_fields(self, "password1", "password2")
+
+
+class ResetPasswordKeyForm(NewPasswordMixin, allauth_forms.ResetPasswordKeyForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.set_new_password_labels()
+
+
+class ChangePasswordForm(NewPasswordMixin, allauth_forms.ChangePasswordForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["oldpassword"].label = "Mot de passe actuel"
+        self.fields["oldpassword"].help_text = ""
+        _bound_password_fields(self, "oldpassword")
+        self.set_new_password_labels()
+
+
+class NewPasswordForm(forms.Form):
+    """Choose a password: after a first login with a temporary password, or from an invitation."""
+
+    password1 = forms.CharField(label="Nouveau mot de passe", strip=False, max_length=MAX_PASSWORD_INPUT)
+    password2 = forms.CharField(label="Confirmer le nouveau mot de passe", strip=False, max_length=MAX_PASSWORD_INPUT)
+
+    def __init__(self, *args, user: User, **kwargs):
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def clean_password1(self):
+        password = self.cleaned_data["password1"]
+        password_validation.validate_password(password, self.user)
+        if self.user.check_password(password):
+            raise forms.ValidationError(
+                "Le nouveau mot de passe doit être différent du mot de passe temporaire.", code="password_unchanged"
+            )
+        return password
+
+    def clean(self):
+        cleaned_data = super().clean()
+        if cleaned_data.get("password1") and cleaned_data.get("password1") != cleaned_data.get("password2"):
+            self.add_error("password2", "Les deux mots de passe ne sont pas identiques.")
+        return cleaned_data
+
+
+class ProfileForm(forms.ModelForm):
+    """« Mon compte »: the identity a user maintains themselves."""
+
+    class Meta:
+        model = User
+        fields = ("last_name", "first_name", "phone")
+        labels = {"last_name": "Nom", "first_name": "Prénom", "phone": "Téléphone"}
+
+    def clean_phone(self):
+        phone = self.cleaned_data["phone"].strip()
+        digits = phone.replace(" ", "").replace(".", "").replace("-", "")
+        if phone and not (digits.lstrip("+").isdigit() and 10 <= len(digits.lstrip("+")) <= 15):
+            raise forms.ValidationError("Saisissez un numéro de téléphone valide, par exemple 04 76 76 75 75.")
+        return phone
+
+
+class EmailChangeForm(forms.Form):
+    email = forms.EmailField(label="Nouvelle adresse de messagerie", max_length=254)
+    password = forms.CharField(
+        label="Mot de passe actuel", strip=False, widget=forms.PasswordInput, max_length=MAX_PASSWORD_INPUT
+    )
+
+    def __init__(self, *args, user: User, **kwargs):
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def clean_email(self):
+        email = User.objects.normalize_email(self.cleaned_data["email"])
+        if email == self.user.email:
+            raise forms.ValidationError("C'est déjà votre adresse de messagerie.")
+        return email
+
+    def clean_password(self):
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError("Mot de passe incorrect.", code="wrong_password")
+        return password
+
+
+class CodeForm(forms.Form):
+    code = forms.CharField(
+        label="Code de vérification",
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )

@@ -1,0 +1,65 @@
+"""Audit of authentication events, and what follows a new password, whichever flow set it."""
+
+import time
+
+from allauth.account import signals as account_signals
+from allauth.mfa import signals as mfa_signals
+from allauth.mfa.models import Authenticator
+from django.contrib.auth import signals as auth_signals
+from django.dispatch import receiver
+
+from accounts.middleware import LOGIN_AT_SESSION_KEY, renew_idle_delay
+from accounts.services import password_was_changed
+from audit.enums import EventType
+from audit.services import record_event
+from ecars.lib.http import client_ip
+
+
+@receiver(auth_signals.user_logged_in)
+def on_login(sender, request, user, **kwargs):
+    request.session[LOGIN_AT_SESSION_KEY] = time.time()
+    renew_idle_delay(request)
+    record_event(EventType.LOGIN_SUCCEEDED, actor=user, ip_address=client_ip(request))
+
+
+@receiver(auth_signals.user_logged_out)
+def on_logout(sender, request, user, **kwargs):
+    if user is not None:
+        record_event(EventType.LOGOUT, actor=user, ip_address=client_ip(request))
+
+
+@receiver(account_signals.password_changed)
+def on_password_changed(sender, request, user, **kwargs):
+    password_was_changed(user, request=request, event=EventType.PASSWORD_CHANGED)
+
+
+@receiver(account_signals.password_reset)
+def on_password_reset(sender, request, user, **kwargs):
+    password_was_changed(user, request=request, event=EventType.PASSWORD_RESET)
+
+
+@receiver(account_signals.password_reset_code_rejected)
+def on_reset_code_rejected(sender, request, user, last_attempt, **kwargs):
+    record_event(
+        EventType.RESET_CODE_REJECTED,
+        actor=user,
+        ip_address=client_ip(request),
+        data={"last_attempt": last_attempt},
+    )
+
+
+@receiver(mfa_signals.authenticator_added)
+def on_authenticator_added(sender, request, user, authenticator, **kwargs):
+    if authenticator.type == Authenticator.Type.TOTP:
+        record_event(EventType.TOTP_ACTIVATED, actor=user, ip_address=client_ip(request))
+
+
+@receiver(mfa_signals.authenticator_removed)
+def on_authenticator_removed(sender, request, user, authenticator, **kwargs):
+    if authenticator.type == Authenticator.Type.TOTP:
+        record_event(EventType.TOTP_DEACTIVATED, actor=user, ip_address=client_ip(request))
+
+
+@receiver(mfa_signals.authentication_failed)
+def on_mfa_failed(sender, request, user, **kwargs):
+    record_event(EventType.LOGIN_FAILED, actor=user, ip_address=client_ip(request), data={"method": "totp"})

@@ -1,0 +1,51 @@
+"""Accepting an invitation: the new user chooses their password from the link they received."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_safe
+
+from accounts import invitations
+from accounts.forms import NewPasswordForm
+
+
+INVITATION_SESSION_KEY = "ecars_invitation_token"
+
+
+@login_not_required
+@never_cache
+@require_safe
+def accept_invitation_token(request, token):
+    """The link of the e-mail: keep the token in the session, out of the address bar and the Referer."""
+    request.session[INVITATION_SESSION_KEY] = token if len(token) <= invitations.MAX_TOKEN_LENGTH else ""
+    return redirect("accounts:accept_invitation")
+
+
+@login_not_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def accept_invitation(request):
+    """« Activer votre compte »: the address, « Nouveau mot de passe », « Confirmer le nouveau mot de passe ».
+
+    An unknown, used or expired link gives one and the same page, which reveals nothing.
+    """
+    invitation = invitations.find_usable_invitation(request.session.get(INVITATION_SESSION_KEY, ""))
+    if invitation is None:
+        return _invalid(request)
+    form = NewPasswordForm(data=request.POST or None, user=invitation.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            invitations.accept_invitation(invitation, form.cleaned_data["password1"], request=request)
+        except invitations.InvitationNotUsable:
+            return _invalid(request)
+        request.session.pop(INVITATION_SESSION_KEY, None)
+        messages.success(request, "Votre mot de passe est enregistré : bienvenue sur e-CARS.")
+        return redirect("contracts:home")
+    context = {"form": form, "email": invitation.user.email}
+    return render(request, "accounts/accept_invitation.html", context)
+
+
+def _invalid(request):
+    request.session.pop(INVITATION_SESSION_KEY, None)
+    return render(request, "accounts/invitation_invalid.html")

@@ -1,0 +1,78 @@
+"""The manual's password screens: first-login renewal, and « Renouveler le mot de passe » by code."""
+
+import time
+
+from allauth.account.internal.flows.password_reset_by_code import PasswordResetVerificationProcess
+from allauth.account.views import ConfirmPasswordResetCodeView
+from allauth.core import ratelimit
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_safe
+
+from accounts import services
+from accounts.forms import NewPasswordForm
+
+
+@require_http_methods(["GET", "POST"])
+def renew_password(request):
+    """First login with a temporary password: choose one's own before anything else."""
+    user = request.user
+    if not user.password_must_change:
+        return redirect("contracts:home")
+    form = NewPasswordForm(data=request.POST or None, user=user)
+    if request.method == "POST" and form.is_valid():
+        services.renew_temporary_password(request, user, form.cleaned_data["password1"])
+        messages.success(request, "Votre mot de passe a été renouvelé.")
+        return redirect("contracts:home")
+    return render(request, "accounts/renew_password.html", {"form": form})
+
+
+class ConfirmResetCodeView(ConfirmPasswordResetCodeView):
+    """Screen 2: « Vérifier le code », « Envoyer un nouveau code », « Modifier l'adresse e-mail »."""
+
+    MAX_RESENDS = 2
+
+    def post(self, request, *args, **kwargs):
+        if "resend" in request.POST:
+            return self.resend()
+        return super().post(request, *args, **kwargs)
+
+    def resend(self):
+        """A fresh code (and fresh tries and delay); counted in the same rate limit as a first request."""
+        process = self._process
+        email = process.state["email"]
+        if process.is_resend_quota_reached(self.MAX_RESENDS) or not ratelimit.consume(
+            self.request, action="reset_password", key=email.lower()
+        ):
+            messages.error(
+                self.request,
+                "Trop de codes demandés. Réessayez plus tard, ou recommencez depuis la page de connexion.",
+            )
+            return HttpResponseRedirect(reverse("account_confirm_password_reset_code"))
+        process.record_resend()
+        process.state["failed_attempts"] = 0
+        process.state["at"] = time.time()
+        process.send()
+        process.persist()
+        messages.success(self.request, "Un nouveau code de vérification vous a été envoyé.")
+        return HttpResponseRedirect(reverse("account_confirm_password_reset_code"))
+
+    def form_valid(self, form):
+        self._process.confirm_code()
+        return HttpResponseRedirect(reverse("accounts:reset_code_verified"))
+
+
+confirm_reset_code = ConfirmResetCodeView.as_view()
+
+
+@login_not_required
+@require_safe
+def reset_code_verified(request):
+    """« Nous avons vérifié l'adresse e-mail. Vous pouvez continuer maintenant. »"""
+    process = PasswordResetVerificationProcess.resume(request)
+    if not process or not process.state.get("code_confirmed"):
+        return redirect("account_reset_password")
+    return render(request, "account/password_reset_code_verified.html", {"email": process.state["email"]})

@@ -1,0 +1,172 @@
+"""Writes on the members of an EJ: invite a colleague, change a role, remove a member.
+
+An EJ's member administrator (`Membership.is_admin`) manages its members from « Membres de l'EJ ».
+Each write is audited with the EJ, in the same transaction. Access rests on the membership alone:
+removing it ends the member's access at their next request.
+"""
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+
+from accounts.enums import UserKind
+from accounts.invitations import send_invitation
+from accounts.models import User
+from audit.enums import EventType
+from audit.services import record_event
+from contracts.enums import MembershipRole
+from contracts.models import EntiteJuridique, Membership
+from ecars.emails import send_templated_email
+from ecars.lib.http import client_ip
+
+
+ALREADY_MEMBER = "Cette adresse est déjà celle d'un membre de cette entité juridique."
+AGENCY_ADDRESS = (
+    "Cette adresse est celle d'un agent de l'ARS, de l'Assurance Maladie ou de l'OMEDIT : ces agents accèdent "
+    "aux entités juridiques de leur région sans en être membres."
+)
+INACTIVE_ACCOUNT = "Le compte de cette adresse est désactivé : demandez à votre ARS de le réactiver."
+CANNOT_REMOVE_SELF = (
+    "Vous ne pouvez pas vous retirer vous-même : demandez-le à un autre administrateur des membres ou à votre ARS."
+)
+LAST_ADMIN = "C'est le dernier administrateur des membres de cette entité juridique : il ne peut pas être retiré."
+UNKNOWN_ROLE = "Choisissez un rôle : lecteur, contributeur ou signataire."
+
+
+class MemberError(Exception):
+    """A refused change; its message, in French, is meant for the user."""
+
+
+def can_manage_members(ej: EntiteJuridique, user: User) -> bool:
+    """Member administrators of the EJ, agency staff of its region, and superusers manage its members."""
+    if not (user.is_authenticated and user.is_active):
+        return False
+    if user.is_superuser or (user.is_agency_staff and user.region_id == ej.region_id):
+        return True
+    return Membership.objects.filter(ej=ej, user=user, is_admin=True).exists()
+
+
+def _check_can_manage(ej: EntiteJuridique, acting_user: User) -> None:
+    if not can_manage_members(ej, acting_user):
+        raise PermissionDenied("Seul un administrateur des membres de l'EJ gère ses membres.")
+
+
+def _ip(request) -> str | None:
+    return client_ip(request) if request is not None else None
+
+
+def _establishment_user(email: str) -> tuple[User, bool]:
+    """The account of `email`, created without a password if there is none, and whether it was created."""
+    user = User.objects.filter(email__iexact=email).first()
+    if user is not None:
+        return user, False
+    try:
+        with transaction.atomic():
+            return User.objects.create_user(email=email, kind=UserKind.ETABLISSEMENT), True
+    except IntegrityError:
+        # Created meanwhile by a concurrent request.
+        return User.objects.get(email__iexact=email), False
+
+
+@transaction.atomic
+def invite_member(ej: EntiteJuridique, email: str, role: str, *, acting_user: User, request=None) -> Membership:
+    """Give the account of `email` access to `ej` with `role`, creating and inviting it if needed.
+
+    A new address gets an account without a password and an invitation to choose one; an account
+    that never chose a password gets a fresh invitation; any other account is told by e-mail.
+    Agency staff addresses, deactivated accounts and current members are refused (MemberError).
+    """
+    _check_can_manage(ej, acting_user)
+    if role not in MembershipRole.values:
+        raise MemberError(UNKNOWN_ROLE)
+    email = User.objects.normalize_email(email)
+    user, created = _establishment_user(email)
+    if user.kind != UserKind.ETABLISSEMENT or user.is_staff or user.is_superuser:
+        raise MemberError(AGENCY_ADDRESS)
+    if not user.is_active:
+        raise MemberError(INACTIVE_ACCOUNT)
+    try:
+        with transaction.atomic():
+            membership = Membership.objects.create(user=user, ej=ej, role=role)
+    except IntegrityError:
+        raise MemberError(ALREADY_MEMBER) from None
+    needs_invitation = created or not (user.has_usable_password() or user.password_must_change)
+    record_event(
+        EventType.MEMBER_ADDED,
+        actor=acting_user,
+        ej=ej,
+        target=user,
+        data={"email": user.email, "role": role, "invited": needs_invitation},
+        ip_address=_ip(request),
+    )
+    if needs_invitation:
+        send_invitation(user, acting_user=acting_user, request=request, ej=ej)
+    else:
+        send_templated_email(
+            "contracts/email/member_added",
+            to=[user.email],
+            context={
+                "user": user,
+                "ej": ej,
+                "role": membership.get_role_display(),
+                "inviter": acting_user,
+                "login_url": settings.SITE_URL + reverse("account_login"),
+            },
+        )
+    return membership
+
+
+@transaction.atomic
+def change_member_role(membership: Membership, role: str, *, acting_user: User, request=None) -> Membership:
+    """Give a member another role (lecteur, contributeur, signataire); the same role changes nothing."""
+    membership = Membership.objects.select_for_update().select_related("ej", "user").get(pk=membership.pk)
+    _check_can_manage(membership.ej, acting_user)
+    if role not in MembershipRole.values:
+        raise MemberError(UNKNOWN_ROLE)
+    if role == membership.role:
+        return membership
+    old_role = membership.role
+    membership.role = role
+    membership.save(update_fields=["role"])
+    record_event(
+        EventType.MEMBER_ROLE_CHANGED,
+        actor=acting_user,
+        ej=membership.ej,
+        target=membership.user,
+        data={"email": membership.user.email, "from": old_role, "to": role},
+        ip_address=_ip(request),
+    )
+    return membership
+
+
+@transaction.atomic
+def remove_member(membership: Membership, *, acting_user: User, request=None) -> None:
+    """Delete a membership: the member loses access to the EJ at their next request.
+
+    A member administrator cannot remove themselves, and the EJ keeps at least one administrator.
+    """
+    ej = membership.ej
+    # Lock the EJ's administrators first, in a fixed order, so that two administrators removing
+    # each other at the same moment cannot leave the EJ without any.
+    admin_ids = list(
+        Membership.objects.select_for_update().filter(ej=ej, is_admin=True).order_by("pk").values_list("pk", flat=True)
+    )
+    _check_can_manage(ej, acting_user)
+    membership = Membership.objects.select_for_update().select_related("user").filter(pk=membership.pk).first()
+    if membership is None:
+        return
+    if membership.user_id == acting_user.pk:
+        raise MemberError(CANNOT_REMOVE_SELF)
+    if membership.is_admin and set(admin_ids) == {membership.pk}:
+        raise MemberError(LAST_ADMIN)
+    user, role = membership.user, membership.role
+    membership.delete()
+    record_event(
+        EventType.MEMBER_REMOVED,
+        actor=acting_user,
+        ej=ej,
+        target=user,
+        data={"email": user.email, "role": role},
+        ip_address=_ip(request),
+    )
