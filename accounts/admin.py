@@ -94,6 +94,16 @@ def _permission_names(user) -> set[str]:
     return {f"{app_label}.{codename}" for app_label, codename in rows}
 
 
+def accounts_visible_to(user, queryset):
+    """Superusers see every account; agency staff the accounts of their region, never a superuser."""
+    if user.is_superuser:
+        return queryset
+    if not (user.is_agency_staff and user.region_id is not None):
+        return queryset.none()
+    members = Membership.objects.filter(ej__region_id=user.region_id).values("user_id")
+    return queryset.filter(is_superuser=False).filter(Q(region_id=user.region_id) | Q(pk__in=members))
+
+
 @admin.register(User)
 class UserAdmin(RegionScopedAdmin, DjangoUserAdmin):
     form = UserChangeForm
@@ -182,14 +192,7 @@ class UserAdmin(RegionScopedAdmin, DjangoUserAdmin):
         return sent
 
     def scope_queryset(self, request, queryset):
-        """Superusers see every account; agency staff the accounts of their region, never a superuser."""
-        user = request.user
-        if user.is_superuser:
-            return queryset
-        if not (user.is_agency_staff and user.region_id is not None):
-            return queryset.none()
-        members = Membership.objects.filter(ej__region_id=user.region_id).values("user_id")
-        return queryset.filter(is_superuser=False).filter(Q(region_id=user.region_id) | Q(pk__in=members))
+        return accounts_visible_to(request.user, queryset)
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
@@ -265,4 +268,4 @@ class InvitationAdmin(ReadOnlyMixin, RegionScopedAdmin):
     fields = ("user", "created_by", "created_at", "expires_at", "used_at")
 
     def scope_queryset(self, request, queryset):
-        return queryset.filter(user__in=UserAdmin.scope_queryset(self, request, User.objects.all()))
+        return queryset.filter(user__in=accounts_visible_to(request.user, User.objects.all()))

@@ -8,15 +8,17 @@ from django.utils import formats, timezone
 from accounts.models import LoginPolicy, User
 
 
-# Longer input is refused before any hashing, so that a huge "password" costs nothing (SECURITY.md A4).
+# Longer input is refused before any hashing or validation, so that a huge "password" costs
+# nothing (SECURITY.md A4); the message is the rule's own.
 MAX_PASSWORD_INPUT = 4096
+TOO_LONG = "Le mot de passe doit comporter au plus 64 caractères."
 
 
 def _bound_password_fields(form, *names):
     for name in names:
         field = form.fields[name]
         field.max_length = MAX_PASSWORD_INPUT
-        field.validators.append(MaxLengthValidator(MAX_PASSWORD_INPUT))
+        field.validators.append(MaxLengthValidator(MAX_PASSWORD_INPUT, message=TOO_LONG))
 
 
 def must_renew_before_login(user: User) -> str | None:
@@ -94,12 +96,13 @@ class ChangePasswordForm(NewPasswordMixin, allauth_forms.ChangePasswordForm):
 class NewPasswordForm(forms.Form):
     """Choose a password: after a first login with a temporary password, or from an invitation."""
 
-    password1 = forms.CharField(label="Nouveau mot de passe", strip=False, max_length=MAX_PASSWORD_INPUT)
-    password2 = forms.CharField(label="Confirmer le nouveau mot de passe", strip=False, max_length=MAX_PASSWORD_INPUT)
+    password1 = forms.CharField(label="Nouveau mot de passe", strip=False)
+    password2 = forms.CharField(label="Confirmer le nouveau mot de passe", strip=False)
 
     def __init__(self, *args, user: User, **kwargs):
         self.user = user
         super().__init__(*args, **kwargs)
+        _bound_password_fields(self, "password1", "password2")
 
     def clean_password1(self):
         password = self.cleaned_data["password1"]

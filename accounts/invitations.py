@@ -141,7 +141,7 @@ def accept_invitation(invitation: Invitation, password: str, *, request) -> User
     invitation.save(update_fields=["used_at"])
     _expire_pending_invitations(user, now=now)
     _mark_email_verified(user)
-    password_was_changed(user, request=request, event=EventType.PASSWORD_CHANGED)
+    password_was_changed(user, request=request, event=EventType.INVITATION_ACCEPTED)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     return user
 

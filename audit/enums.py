@@ -17,6 +17,7 @@ class EventType(models.TextChoices):
     TOTP_ACTIVATED = "auth.totp_activated", "double authentification activée"
     TOTP_DEACTIVATED = "auth.totp_deactivated", "double authentification désactivée"
     INVITATION_SENT = "auth.invitation_sent", "invitation envoyée"
+    INVITATION_ACCEPTED = "auth.invitation_accepted", "invitation acceptée"
     SESSION_ENDED = "auth.session_ended", "session terminée"
     # Memberships and reference data
     MEMBER_ADDED = "ej.member_added", "membre ajouté"

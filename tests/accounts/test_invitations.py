@@ -247,7 +247,7 @@ def test_a_weak_password_is_refused_with_the_rules_and_nothing_is_stored(newcome
     newcomer.refresh_from_db()
     assert not newcomer.has_usable_password()
     assert Invitation.objects.get(user=newcomer).used_at is None
-    assert not AuditEvent.objects.filter(event_type=EventType.PASSWORD_CHANGED).exists()
+    assert not AuditEvent.objects.filter(event_type=EventType.INVITATION_ACCEPTED).exists()
     assert "_auth_user_id" not in client.session
     # The link still works afterwards.
     assertRedirects(
@@ -283,7 +283,7 @@ def test_acceptance_logs_in_marks_the_invitation_used_and_is_audited(newcomer, e
     assert newcomer.password_changed_at is not None
     assert Invitation.objects.get(user=newcomer).used_at is not None
     assert EmailAddress.objects.filter(user=newcomer, email=newcomer.email, verified=True, primary=True).exists()
-    [changed] = AuditEvent.objects.filter(event_type=EventType.PASSWORD_CHANGED)
+    [changed] = AuditEvent.objects.filter(event_type=EventType.INVITATION_ACCEPTED)
     assert (changed.actor, changed.ip_address) == (newcomer, "127.0.0.1")
     assert AuditEvent.objects.filter(event_type=EventType.LOGIN_SUCCEEDED, actor=newcomer).count() == 1
 

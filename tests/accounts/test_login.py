@@ -292,3 +292,24 @@ def test_failure_counters_live_in_the_shared_cache(redis_cache, user):
     fail(Client(), user.email, 5)
     assert any(b"login_failed" in key for key in redis_cache.keys("*"))
     assertContains(log_in(Client(), user.email, DEFAULT_PASSWORD), THROTTLED)
+
+
+@pytest.mark.parametrize(
+    "password,message",
+    [
+        ("Ab1&" + "x" * 61, "Le mot de passe doit comporter au plus 64 caractères."),
+        ("Ab1&xxxxxxx", "Le mot de passe doit comporter au moins 12 caractères."),
+        ("A" * 1_000_000, "Le mot de passe doit comporter au plus 64 caractères."),
+    ],
+)
+def test_renewal_refuses_bad_lengths_without_hashing_and_changes_nothing(client_for, newcomer, password, message):
+    with mock.patch.object(MD5PasswordHasher, "encode", autospec=True) as encode:
+        response = client_for(newcomer).post(
+            reverse("accounts:renew_password"), {"password1": password, "password2": password}
+        )
+    assertContains(response, message)
+    if len(password) > 4096:
+        encode.assert_not_called()
+    newcomer.refresh_from_db()
+    assert newcomer.password_must_change
+    assert newcomer.check_password(DEFAULT_PASSWORD)
