@@ -20,6 +20,7 @@ from contracts.models import (
     Region,
 )
 from ecars.admin import RegionScopedAdmin, ScopedRelatedListFilter, ScopedStackedInline, ScopedTabularInline
+from evaluation.enums import STATE_DISPLAY
 
 
 def warn_if_finess_key_looks_wrong(request, obj) -> None:
@@ -56,7 +57,7 @@ class MembershipInline(ScopedTabularInline):
 @admin.register(EntiteJuridique)
 class EntiteJuridiqueAdmin(RegionScopedAdmin):
     region_path = "region"
-    list_display = ("finess", "name", "postcode", "city", "region")
+    list_display = ("finess", "name", "postcode", "city", "phone", "region")
     list_filter = (("region", ScopedRelatedListFilter),)
     list_select_related = ("region",)
     search_fields = ("finess", "name", "city", "postcode")
@@ -200,7 +201,16 @@ class ContractAdminForm(forms.ModelForm):
 class ContractAdmin(RegionScopedAdmin):
     region_path = "ej__region"
     form = ContractAdminForm
-    list_display = ("name", "code", "contract_type", "ej", "status", "effective_date", "effective_end_date")
+    list_display = (
+        "name",
+        "code",
+        "contract_type",
+        "ej",
+        "status",
+        "effective_date",
+        "effective_end_date",
+        "current_state",
+    )
     list_filter = ("contract_type", "status", ("ej__region", ScopedRelatedListFilter))
     list_select_related = ("contract_type", "ej")
     search_fields = ("name", "code", "ej__finess", "ej__name", "etablissements__finess", "etablissements__name")
@@ -223,6 +233,14 @@ class ContractAdmin(RegionScopedAdmin):
     )
     readonly_fields = ("public_id", "created_at", "updated_at")
     inlines = (AdministrativeContactInline,)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_current_state()
+
+    @admin.display(description="état en cours", ordering="current_state")
+    def current_state(self, obj):
+        """« Etat en cours », as establishments see it on their EJ page."""
+        return STATE_DISPLAY.get(obj.current_state, "—")
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "ars_contact":

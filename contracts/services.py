@@ -1,4 +1,5 @@
-"""Writes on the members of an EJ: invite a colleague, change a role, remove a member.
+"""Writes on the members of an EJ (invite a colleague, change a role, remove a member) and on the
+identification data of its ET (validated in pré-campagne).
 
 An EJ's member administrator (`Membership.is_admin`) manages its members from « Membres de l'EJ ».
 Each write is audited with the EJ, in the same transaction. Access rests on the membership alone:
@@ -9,6 +10,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.enums import UserKind
 from accounts.invitations import send_invitation
@@ -16,9 +18,13 @@ from accounts.models import User
 from audit.enums import EventType
 from audit.services import record_event
 from contracts.enums import MembershipRole
-from contracts.models import EntiteJuridique, Membership
+from contracts.forms import BED_FIELDS, SOFTWARE_FIELDS
+from contracts.models import EntiteJuridique, IdentificationData, Membership
+from contracts.perms import identification_abilities
 from ecars.emails import send_templated_email
 from ecars.lib.http import client_ip
+from evaluation.models import Campaign
+from evaluation.perms import role_in_ej
 
 
 ALREADY_MEMBER = "Cette adresse est déjà celle d'un membre de cette entité juridique."
@@ -170,3 +176,56 @@ def remove_member(membership: Membership, *, acting_user: User, request=None) ->
         data={"email": user.email, "role": role},
         ip_address=_ip(request),
     )
+
+
+IDENTIFICATION_FIELDS = (*BED_FIELDS, *SOFTWARE_FIELDS)
+
+
+def _check_can_validate_identification(identification: IdentificationData, acting_user: User) -> None:
+    """The rule of `contracts.perms.identification_abilities`, for any campaign of that year of a contract
+    covering the ET: the view checks it first; this guards the other callers."""
+    etablissement = identification.etablissement
+    role = role_in_ej(acting_user, etablissement.ej_id)
+    campaigns = Campaign.objects.filter(
+        year=identification.year, self_evaluations__contract__etablissements=etablissement
+    ).distinct()
+    today = timezone.localdate()
+    if not any(identification_abilities(campaign, role=role, today=today).validate for campaign in campaigns):
+        raise PermissionDenied("Seul un signataire de l'EJ valide ces données, pendant la pré-campagne.")
+
+
+@transaction.atomic
+def validate_identification(
+    identification: IdentificationData, data: dict, *, acting_user: User, request=None
+) -> IdentificationData:
+    """Save an ET's identification data of one year as validated by `acting_user`, and audit it.
+
+    `identification` names the ET and the year (it may be unsaved); `data` holds the cleaned values of
+    `IdentificationForm` (other keys are ignored). The event records the changed fields, old → new;
+    a validation without change is recorded too, with no changes.
+    """
+    _check_can_validate_identification(identification, acting_user)
+    # Compare with the stored row, locked, not with `identification`, which the form may have modified.
+    current, _ = IdentificationData.objects.select_for_update(of=("self",)).get_or_create(
+        etablissement=identification.etablissement, year=identification.year
+    )
+    changes = {}
+    for field in IDENTIFICATION_FIELDS:
+        if field not in data:
+            continue
+        old, new = getattr(current, field), data[field]
+        if old != new:
+            changes[field] = [old, new]
+            setattr(current, field, new)
+    current.validated_at = timezone.now()
+    current.validated_by = acting_user
+    current.save(update_fields=[*changes, "validated_at", "validated_by", "updated_at"])
+    record_event(
+        EventType.IDENTIFICATION_VALIDATED,
+        actor=acting_user,
+        ej=identification.etablissement.ej,
+        target=current,
+        data={"year": current.year, "changes": changes},
+        ip_address=_ip(request),
+    )
+    return current

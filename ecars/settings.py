@@ -98,6 +98,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "ecars.context_processors.portal",
                 "accounts.context_processors.session",
+                "contracts.context_processors.support",
             ],
         },
     },

@@ -54,3 +54,15 @@ class SelfEvaluationState(models.TextChoices):
     def closed_states(cls):
         """States in which the establishment's input is locked (shown as « Consultation »)."""
         return [cls.CLOTUREE, cls.EN_EVALUATION, cls.RAPPORT_ENVOYE, cls.CONTRADICTOIRE, cls.DEFINITIVE]
+
+
+# « Etat en cours » of a contract, in the manual's words.
+STATE_DISPLAY = {
+    SelfEvaluationState.PRE_CAMPAGNE: "Pré-campagne",
+    SelfEvaluationState.AUTO_EVALUATION: "Auto-Evaluation",
+    SelfEvaluationState.CLOTUREE: "Clôturée",
+    SelfEvaluationState.EN_EVALUATION: "En évaluation",
+    SelfEvaluationState.RAPPORT_ENVOYE: "Rapport envoyé",
+    SelfEvaluationState.CONTRADICTOIRE: "Période contradictoire",
+    SelfEvaluationState.DEFINITIVE: "Définitive",
+}

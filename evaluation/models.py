@@ -1,9 +1,18 @@
+import datetime
 import uuid
 
 from django.conf import settings
 from django.db import models
 
-from evaluation.enums import AnswerLevel, CampaignState, FilledBy, Scope, SelfEvaluationState, ValueType
+from evaluation.enums import (
+    STATE_DISPLAY,
+    AnswerLevel,
+    CampaignState,
+    FilledBy,
+    Scope,
+    SelfEvaluationState,
+    ValueType,
+)
 
 
 class Referential(models.Model):
@@ -135,12 +144,21 @@ class Campaign(models.Model):
     def __str__(self):
         return self.name
 
+    def is_precampaign_open(self, today: datetime.date) -> bool:
+        return bool(self.precampaign_start and self.precampaign_end) and (
+            self.precampaign_start <= today <= self.precampaign_end
+        )
+
 
 class SelfEvaluationQuerySet(models.QuerySet):
     def for_user(self, user):
         from contracts.models import Contract
 
         return self.filter(contract__in=Contract.objects.for_user(user))
+
+    def latest_first(self):
+        """The current self-evaluation of a contract is the one of its latest campaign."""
+        return self.order_by("-campaign__year", "-campaign__self_assessment_start", "-pk")
 
 
 class SelfEvaluation(models.Model):
@@ -197,6 +215,28 @@ class SelfEvaluation(models.Model):
     @property
     def is_closed(self) -> bool:
         return self.state in SelfEvaluationState.closed_states()
+
+    @property
+    def state_display(self) -> str:
+        return STATE_DISPLAY[self.state]
+
+    @property
+    def deadline(self) -> datetime.date:
+        """The last day of writing: the campaign's deadline, or this EJ's extension if later."""
+        if self.extended_until and self.extended_until > self.campaign.self_assessment_deadline:
+            return self.extended_until
+        return self.campaign.self_assessment_deadline
+
+    def is_open_on(self, today: datetime.date) -> bool:
+        """Whether the establishment may write on `today`: the self-evaluation is in progress and the
+        calendar (with this EJ's extension) allows it."""
+        return (
+            self.state == SelfEvaluationState.AUTO_EVALUATION
+            and self.campaign.self_assessment_start <= today <= self.deadline
+        )
+
+    def days_left(self, today: datetime.date) -> int:
+        return (self.deadline - today).days
 
 
 class Transition(models.Model):

@@ -102,3 +102,33 @@ def create_self_evaluation(*, contract, campaign: Campaign) -> SelfEvaluation:
         )
     IndicatorValue.objects.bulk_create(values)
     return self_evaluation
+
+
+class ClosureRefused(Exception):
+    """« Clore la saisie » is not possible now; the message says why."""
+
+
+@transaction.atomic
+def close_self_evaluation(self_evaluation: SelfEvaluation, *, acting_user, today=None, ip_address=None):
+    """« Clore la saisie »: by a signataire, while the self-evaluation is open, once nothing is missing.
+
+    The row is locked first, so that no save can slip in between the check and the closure.
+    """
+    from evaluation.perms import abilities, role_in_ej
+    from evaluation.tree import build_tree
+
+    locked = (
+        SelfEvaluation.objects.select_for_update(of=("self",))
+        .select_related("campaign", "contract__ej")
+        .get(pk=self_evaluation.pk)
+    )
+    can = abilities(locked, role=role_in_ej(acting_user, locked.contract.ej), today=today or timezone.localdate())
+    if not can.close:
+        raise ClosureRefused(
+            "Vous ne pouvez pas clore cette auto-évaluation : elle n'est pas ouverte à la saisie "
+            "ou vous n'en êtes pas signataire."
+        )
+    missing = build_tree(locked, can_write=True).missing
+    if missing:
+        raise ClosureRefused(f"Il reste {len(missing)} question{'s' if len(missing) > 1 else ''} à saisir.")
+    return transition(locked, to_state=State.CLOTUREE, acting_user=acting_user, ip_address=ip_address)

@@ -1,7 +1,7 @@
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_POST
 
 from contracts import services
 from contracts.enums import MembershipRole
@@ -9,30 +9,20 @@ from contracts.forms import InviteMemberForm, MemberRoleForm, RemoveMemberForm
 from contracts.models import EntiteJuridique, Membership
 
 
-@require_safe
-def home(request):
-    """« Gestion des Contrats »: the EJ the user belongs to."""
-    ejs = EntiteJuridique.objects.for_user(request.user).order_by("finess")
-    context = {"ejs": ejs}
-    return render(request, "contracts/home.html", context)
-
-
-def _ej_managed_by(request, public_id) -> EntiteJuridique:
-    """The EJ `public_id` if the user is one of its member administrators; 404 otherwise, members included."""
+def _ej_managed_by(request, ej) -> EntiteJuridique:
+    """The EJ of public id `ej` if the user is one of its member administrators; 404 otherwise, members included."""
     administered = Membership.objects.filter(user=request.user, is_admin=True).values("ej_id")
-    return get_object_or_404(
-        EntiteJuridique.objects.for_user(request.user).filter(pk__in=administered), public_id=public_id
-    )
+    return get_object_or_404(EntiteJuridique.objects.for_user(request.user).filter(pk__in=administered), public_id=ej)
 
 
 def _members_page(ej):
-    return redirect("contracts:members", public_id=ej.public_id)
+    return redirect("contracts:members", ej=ej.public_id)
 
 
 @require_http_methods(["GET", "POST"])
-def members(request, public_id):
+def members(request, ej):
     """« Membres de l'EJ »: the members and their roles, and « Inviter un collègue », for member administrators."""
-    ej = _ej_managed_by(request, public_id)
+    ej = _ej_managed_by(request, ej)
     form = InviteMemberForm(data=request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -58,9 +48,9 @@ def members(request, public_id):
 
 
 @require_POST
-def change_member_role(request, public_id):
+def change_member_role(request, ej):
     """Change a member's role; the member is named by their account's public identifier, within the EJ."""
-    ej = _ej_managed_by(request, public_id)
+    ej = _ej_managed_by(request, ej)
     form = MemberRoleForm(data=request.POST)
     if not form.is_valid():
         messages.error(request, "Choisissez un rôle : lecteur, contributeur ou signataire.")
@@ -78,9 +68,9 @@ def change_member_role(request, public_id):
 
 
 @require_POST
-def remove_member(request, public_id):
+def remove_member(request, ej):
     """Remove a member: their access to the EJ ends at once."""
-    ej = _ej_managed_by(request, public_id)
+    ej = _ej_managed_by(request, ej)
     form = RemoveMemberForm(data=request.POST)
     if not form.is_valid():
         raise Http404("Aucun membre ne correspond.")

@@ -1,0 +1,136 @@
+"""The indicator tree of a self-evaluation, with the manual's dots and fill percentages.
+
+Built from two queries (the referential's nodes, the self-evaluation's values), whatever the
+size of the tree, and computed in Python.
+
+- dots: « grise » this user cannot edit the question now; « rouge » to fill, not filled;
+  « verte » to fill, filled (MANUAL.md §3);
+- « Pourcentage de remplissage »: filled required establishment questions ÷ all of them, rounded
+  down, so that 100 % means nothing is missing (DESIGN.md §4).
+"""
+
+from dataclasses import dataclass, field
+
+from evaluation.enums import FilledBy
+from evaluation.models import IndicatorValue, Node, SelfEvaluation
+
+
+GREY, RED, GREEN = "grise", "rouge", "verte"
+
+
+@dataclass
+class Question:
+    value: IndicatorValue
+    node: Node
+    counts: bool  # a required question the establishment must fill
+    dot: str
+
+    @property
+    def label(self) -> str:
+        suffix = (
+            f" — {self.value.etablissement.finess} - {self.value.etablissement.name}"
+            if self.value.etablissement
+            else ""
+        )
+        return f"{self.node.code} - {self.node.label}{suffix}"
+
+    @property
+    def anchor(self) -> str:
+        suffix = f"-{self.value.etablissement.finess}" if self.value.etablissement else ""
+        return f"q-{self.node.code}{suffix}".replace(".", "-")
+
+
+@dataclass
+class Branch:
+    node: Node
+    children: list["Branch"] = field(default_factory=list)
+    questions: list[Question] = field(default_factory=list)
+    filled: int = 0
+    total: int = 0
+
+    @property
+    def percent(self) -> int:
+        return percent(self.filled, self.total)
+
+
+@dataclass
+class Tree:
+    self_evaluation: SelfEvaluation
+    roots: list[Branch]
+    questions: list[Question]  # in tree order
+    filled: int
+    total: int
+
+    @property
+    def percent(self) -> int:
+        return percent(self.filled, self.total)
+
+    @property
+    def missing(self) -> list[Question]:
+        """The red dots: what still prevents « Clore la saisie »."""
+        return [question for question in self.questions if question.counts and not question.value.is_filled]
+
+    def next_to_fill(self, after: Question | None = None) -> Question | None:
+        """The next red question after `after` (or the first one), wrapping around."""
+        missing = self.missing
+        if not missing:
+            return None
+        if after is not None and after in self.questions:
+            position = self.questions.index(after)
+            for question in self.questions[position + 1 :] + self.questions[:position]:
+                if question in missing:
+                    return question
+        return missing[0]
+
+
+def percent(filled: int, total: int) -> int:
+    """Rounded down: 19 of 20 is 95 %, and 100 % only when nothing is missing."""
+    return 100 if total == 0 else filled * 100 // total
+
+
+def build_tree(self_evaluation: SelfEvaluation, *, can_write: bool) -> Tree:
+    nodes = list(
+        Node.objects.filter(referential_id=self_evaluation.campaign.referential_id).order_by("position", "pk")
+    )
+    values_by_node: dict[int, list[IndicatorValue]] = {}
+    for value in (
+        IndicatorValue.objects.filter(self_evaluation=self_evaluation)
+        .select_related("etablissement")
+        .order_by("etablissement__finess")
+    ):
+        values_by_node.setdefault(value.indicator_id, []).append(value)
+
+    # Objectives and sub-objectives are branches; a question sits in its parent's branch. Branches
+    # are made first, so that the order of positions never has to follow the depth.
+    branches = {node.pk: Branch(node=node) for node in nodes if not node.is_indicator or node.parent_id is None}
+    roots: list[Branch] = []
+    for node in nodes:
+        parent = branches.get(node.parent_id)
+        if node.pk in branches:
+            (parent.children if parent else roots).append(branches[node.pk])
+        branch = branches.get(node.pk) or parent
+        for value in values_by_node.get(node.pk, []):
+            counts = node.filled_by == FilledBy.ETABLISSEMENT and node.required
+            editable = can_write and node.filled_by == FilledBy.ETABLISSEMENT
+            dot = GREY if not editable else (GREEN if value.is_filled else RED)
+            branch.questions.append(Question(value=value, node=node, counts=counts, dot=dot))
+
+    ordered: list[Question] = []
+
+    def walk(branch: Branch) -> tuple[int, int]:
+        ordered.extend(branch.questions)
+        filled = sum(1 for q in branch.questions if q.counts and q.value.is_filled)
+        total = sum(1 for q in branch.questions if q.counts)
+        for child in branch.children:
+            child_filled, child_total = walk(child)
+            filled += child_filled
+            total += child_total
+        branch.filled, branch.total = filled, total
+        return filled, total
+
+    filled = total = 0
+    for root in roots:
+        root_filled, root_total = walk(root)
+        filled += root_filled
+        total += root_total
+    return Tree(self_evaluation=self_evaluation, roots=roots, questions=ordered, filled=filled, total=total)
