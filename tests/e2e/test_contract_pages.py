@@ -36,6 +36,11 @@ def test_from_the_ej_list_to_every_page_of_the_contract(page, demo_user):
     expect(page.get_by_text("CHU GRENOBLE ALPES - SITE NORD")).to_be_visible()
     assert_page_is_healthy(page)
 
+    page.get_by_role("link", name="Gérer les membres").click()
+    expect(page.get_by_text("contact.et1.etablissement@test.fr").first).to_be_visible()
+    assert_page_is_healthy(page)
+    page.go_back()
+
     page.get_by_role("link", name="CAQES TEST").click()
     expect(page.locator(".ecars-state-banner__title")).to_have_text("Auto-Evaluation")
     expect(page.get_by_role("link", name="Saisir les indicateurs")).to_be_visible()
