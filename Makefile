@@ -44,7 +44,7 @@ test: venv system-packages browser check-postgres ## Install and run the whole t
 quality: venv ## Lint, format check and missing migrations
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+	DEBUG=1 DATABASE_URL=sqlite://:memory: $(PY) manage.py makemigrations --check --dry-run
 
 fix: venv ## Apply the linter's fixes and format the code
 	$(VENV)/bin/ruff check --fix .
