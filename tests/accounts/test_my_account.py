@@ -312,3 +312,18 @@ def test_totp_set_up_and_removal_are_audited_and_notified(member):
     response = client.post(reverse("mfa_deactivate_totp"))
     assert not Authenticator.objects.filter(user=member, type=Authenticator.Type.TOTP).exists()
     assert AuditEvent.objects.filter(event_type=EventType.TOTP_DEACTIVATED, actor=member).exists()
+
+
+def test_an_agent_reaches_the_admin_through_password_then_totp_code(ars_staff):
+    """The whole way in: password, then the authenticator's code, then the admin."""
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+    secret = generate_totp_secret()
+    TOTP.activate(ars_staff, secret)
+    client = Client()
+    response = log_in(client, ars_staff.email, DEFAULT_PASSWORD)
+    assert response["Location"] == reverse("mfa_authenticate")
+    assert client.get(reverse("admin:index")).status_code == 302  # not signed in yet
+    response = client.post(reverse("mfa_authenticate"), {"code": current_totp_code(secret)})
+    assert response.status_code == 302
+    assert client.get(reverse("admin:index")).status_code == 200
