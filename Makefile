@@ -34,9 +34,12 @@ demo: venv-runtime system-packages ## Install and run the portal with the demo w
 	@echo "  (mot de passe temporaire, à renouveler à la première connexion)"
 	@echo "  Agent ARS : mourad.abed@ars.sante.fr, même mot de passe, /admin/ avec la clé de double"
 	@echo "  authentification affichée ci-dessus au premier lancement."
+	@echo "  Les courriels (codes de vérification…) s'affichent dans ce terminal."
 	@echo "  Arrêt : Ctrl+C"
 	@echo
-	$(VENV)/bin/gunicorn -c gunicorn.conf.py --bind 127.0.0.1:$(PORT) --workers 2 ecars.wsgi
+	@$(PY) manage.py db_worker --no-reload --interval 1 & worker=$$!; \
+		trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+		$(VENV)/bin/gunicorn -c gunicorn.conf.py --bind 127.0.0.1:$(PORT) --workers 2 ecars.wsgi
 
 test: venv system-packages browser check-postgres ## Install and run the whole test suite (PostgreSQL, browser tests included)
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} ECARS_CHROMIUM=$(CHROMIUM) $(VENV)/bin/pytest $(PYTEST_ARGS)
