@@ -12,9 +12,9 @@ COPY . .
 RUN SECRET_KEY=build-only DATABASE_URL=sqlite:////tmp/build.sqlite3 .venv/bin/python manage.py collectstatic --noinput -v0
 
 FROM python:3.11-slim-bookworm AS runtime
-# libmagic1: file typing (python-magic).
+# libmagic1: file typing (python-magic); pango and harfbuzz: PDF receipts (WeasyPrint).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libmagic1 \
+    && apt-get install -y --no-install-recommends libmagic1 libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --create-home --uid 10001 ecars \
     && mkdir -p /var/lib/ecars/documents && chown ecars /var/lib/ecars/documents

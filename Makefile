@@ -85,8 +85,10 @@ define require_package
 	fi
 endef
 
-system-packages: ## Install the system libraries the portal needs (libmagic1)
+system-packages: ## Install the system libraries the portal needs (libmagic1; pango and harfbuzz for PDF)
 	$(call require_package,ldconfig -p | grep -q 'libmagic\.so\.1',libmagic1)
+	$(call require_package,ldconfig -p | grep -q 'libpangoft2-1\.0\.so\.0',libpango-1.0-0 libpangoft2-1.0-0)
+	$(call require_package,ldconfig -p | grep -q 'libharfbuzz-subset\.so\.0',libharfbuzz-subset0)
 
 browser: ## Install Debian's chromium for the browser tests
 	$(call require_package,test -x $(CHROMIUM),chromium fonts-liberation)

@@ -66,3 +66,9 @@ STATE_DISPLAY = {
     SelfEvaluationState.CONTRADICTOIRE: "Période contradictoire",
     SelfEvaluationState.DEFINITIVE: "Définitive",
 }
+
+
+class ExtensionStatus(models.TextChoices):
+    EN_ATTENTE = "en_attente", "en attente"
+    ACCORDEE = "accordee", "accordée"
+    REFUSEE = "refusee", "refusée"

@@ -4,10 +4,12 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from documents.models import documents_storage
 from evaluation.enums import (
     STATE_DISPLAY,
     AnswerLevel,
     CampaignState,
+    ExtensionStatus,
     FilledBy,
     Scope,
     SelfEvaluationState,
@@ -376,3 +378,79 @@ class IndicatorValueHistory(models.Model):
 
     def __str__(self):
         return f"{self.indicator_value} v{self.version}"
+
+
+class ExtensionRequest(models.Model):
+    """An establishment's request to write after the campaign's deadline; the ARS grants or refuses it."""
+
+    self_evaluation = models.ForeignKey(
+        SelfEvaluation, verbose_name="auto-évaluation", on_delete=models.PROTECT, related_name="extension_requests"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="demandée par", on_delete=models.PROTECT, related_name="+"
+    )
+    requested_until = models.DateField("prolongation demandée jusqu'au")
+    reason = models.TextField("motif de la demande")
+    created_at = models.DateTimeField("demandée le", auto_now_add=True)
+    status = models.CharField(
+        "décision", max_length=20, choices=ExtensionStatus.choices, default=ExtensionStatus.EN_ATTENTE
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="décidée par",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField("décidée le", null=True, blank=True)
+    decision_reason = models.TextField("motif de la décision", blank=True)
+
+    class Meta:
+        verbose_name = "demande de prolongation"
+        verbose_name_plural = "demandes de prolongation"
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["self_evaluation"],
+                condition=models.Q(status=ExtensionStatus.EN_ATTENTE),
+                name="evaluation_extension_one_pending",
+                violation_error_message="Une demande de prolongation est déjà en attente.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status=ExtensionStatus.EN_ATTENTE) | models.Q(decided_at__isnull=False),
+                name="evaluation_extension_decided_has_date",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Prolongation jusqu'au {self.requested_until:%d/%m/%Y} — {self.self_evaluation}"
+
+
+def receipt_key(instance, filename):
+    return f"receipts/{uuid.uuid4()}.pdf"
+
+
+class ClosureReceipt(models.Model):
+    """The « attestation de clôture » (PDF) of a closure: who, when, the figures, the answers' SHA-256."""
+
+    self_evaluation = models.ForeignKey(
+        SelfEvaluation, verbose_name="auto-évaluation", on_delete=models.PROTECT, related_name="receipts"
+    )
+    file = models.FileField("attestation", storage=documents_storage, upload_to=receipt_key, max_length=255)
+    answers_sha256 = models.CharField("empreinte SHA-256 des réponses", max_length=64)
+    file_sha256 = models.CharField("empreinte SHA-256 du fichier", max_length=64)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="clôturée par", on_delete=models.PROTECT, related_name="+"
+    )
+    closed_at = models.DateTimeField("clôturée le")
+    filled = models.PositiveIntegerField("questions saisies")
+    total = models.PositiveIntegerField("questions à saisir")
+
+    class Meta:
+        verbose_name = "attestation de clôture"
+        verbose_name_plural = "attestations de clôture"
+        ordering = ["-closed_at"]
+
+    def __str__(self):
+        return f"Attestation de clôture du {self.closed_at:%d/%m/%Y %H:%M} — {self.self_evaluation}"

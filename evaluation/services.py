@@ -132,3 +132,82 @@ def close_self_evaluation(self_evaluation: SelfEvaluation, *, acting_user, today
     if missing:
         raise ClosureRefused(f"Il reste {len(missing)} question{'s' if len(missing) > 1 else ''} à saisir.")
     return transition(locked, to_state=State.CLOTUREE, acting_user=acting_user, ip_address=ip_address)
+
+
+class WriteRefused(Exception):
+    """The self-evaluation is not open to this user's writing now (closed, calendar, role)."""
+
+
+class VersionConflict(Exception):
+    """Someone saved the question since this user opened it; `current` is what is stored now."""
+
+    def __init__(self, current):
+        super().__init__("Cette question a été modifiée entre-temps.")
+        self.current = current
+
+
+# The fields of an answer that users write, in the order of the form.
+ANSWER_FIELDS = ("value", "not_applicable", "not_applicable_reason", "comment")
+
+
+def lock_for_writing(self_evaluation_id: int, *, acting_user) -> SelfEvaluation:
+    """Lock the self-evaluation row and check that this user may write now.
+
+    Every write of the establishment takes this lock, and so does the closure: a save either
+    lands before the closure (and is in its receipt) or sees the closed state and is refused.
+    """
+    from evaluation.perms import abilities, role_in_ej
+
+    locked = (
+        SelfEvaluation.objects.select_for_update(of=("self",))
+        .select_related("campaign", "contract__ej")
+        .get(pk=self_evaluation_id)
+    )
+    if not abilities(locked, role=role_in_ej(acting_user, locked.contract.ej)).write:
+        raise WriteRefused(
+            "Cette auto-évaluation n'est pas ouverte à votre saisie : elle est close, hors calendrier, "
+            "ou votre rôle ne permet que la consultation."
+        )
+    return locked
+
+
+@transaction.atomic
+def save_answer(value: IndicatorValue, *, acting_user, expected_version: int, answer: dict, ip_address=None):
+    """Save an answer (keys of ANSWER_FIELDS, already validated) if nobody saved it in between.
+
+    Optimistic locking: the save applies to the version the user saw, or raises VersionConflict and
+    changes nothing. A save that changes nothing writes nothing. Each change is appended to the
+    history and audited.
+    """
+    from evaluation.models import IndicatorValueHistory
+
+    locked = lock_for_writing(value.self_evaluation_id, acting_user=acting_user)
+    current = IndicatorValue.objects.select_for_update(of=("self",)).select_related("indicator").get(pk=value.pk)
+    if current.indicator.filled_by != "etablissement":
+        raise WriteRefused("Cette question n'est pas renseignée par l'établissement.")
+    if current.version != expected_version:
+        raise VersionConflict(current)
+    changes = {
+        field: [getattr(current, field), answer[field]]
+        for field in ANSWER_FIELDS
+        if getattr(current, field) != answer[field]
+    }
+    if not changes:
+        return current
+    for field, (_, new) in changes.items():
+        setattr(current, field, new)
+    current.version += 1
+    current.updated_by = acting_user
+    current.save(update_fields=[*changes, "version", "updated_by", "updated_at"])
+    IndicatorValueHistory.objects.create(
+        indicator_value=current, version=current.version, changes=changes, changed_by=acting_user
+    )
+    record_event(
+        EventType.VALUE_SAVED,
+        actor=acting_user,
+        ej=locked.contract.ej,
+        target=current,
+        data={"code": current.indicator.code, "version": current.version, "fields": sorted(changes)},
+        ip_address=ip_address,
+    )
+    return current
