@@ -2,7 +2,8 @@
 
 Agency staff (ARS, Assurance Maladie, OMEDIT) manage reference data and follow campaigns in the
 admin. Audit trails, transition logs and value histories are read-only for everyone; values,
-documents and audit events can never be deleted (the admin also refuses it).
+documents and audit events can never be deleted (the admin also refuses it). Self-evaluations and
+extension requests change only through admin actions that call services (reopen, grant, refuse).
 """
 
 from django.contrib.auth.models import Group, Permission
@@ -27,11 +28,16 @@ AGENCY_STAFF_PERMISSIONS: dict[str, tuple[str, ...]] = {
     "evaluation.referential": ("view", "add", "change"),
     "evaluation.node": ("view", "add", "change"),
     "evaluation.campaign": ("view", "add", "change"),
-    # View only: self-evaluations and values change through evaluation.services, never in the admin.
-    "evaluation.selfevaluation": ("view",),
+    # Self-evaluations and extension requests stay read-only in the admin (they change through
+    # evaluation.services and evaluation.extensions); « change » is the right to use the admin actions
+    # that call those services: « Rouvrir la saisie », « Accorder » and « Refuser » a prolongation.
+    "evaluation.selfevaluation": ("view", "change"),
+    "evaluation.extensionrequest": ("view", "change"),
+    # View only: values, logs and receipts are written by services, never in the admin.
     "evaluation.transition": ("view",),
     "evaluation.indicatorvalue": ("view",),
     "evaluation.indicatorvaluehistory": ("view",),
+    "evaluation.closurereceipt": ("view",),
     "documents.document": ("view",),
     "documents.attachment": ("view",),
     "audit.auditevent": ("view",),

@@ -27,6 +27,7 @@ class EventType(models.TextChoices):
     # Self-evaluation
     STATE_CHANGED = "evaluation.state_changed", "changement d'état"
     VALUE_SAVED = "evaluation.value_saved", "valeur enregistrée"
+    QUESTIONS_ASSIGNED = "evaluation.questions_assigned", "questions confiées"
     WRITE_REFUSED = "evaluation.write_refused", "écriture refusée"
     EXTENSION_REQUESTED = "evaluation.extension_requested", "prolongation demandée"
     EXTENSION_DECIDED = "evaluation.extension_decided", "décision sur une prolongation"

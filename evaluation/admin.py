@@ -1,16 +1,27 @@
-"""Admin of referentials, campaigns, self-evaluations and indicator values.
+"""Admin of referentials, campaigns, self-evaluations, extension requests and indicator values.
 
 Referentials are national. Campaigns are scoped through their regions, the rest through the
-contract's EJ. Self-evaluations and values are view-only here: they change through the services of
-`evaluation.services`, which write the transition log and the value history (both read-only).
+contract's EJ. Self-evaluations, extension requests and values are view-only here: they change
+through the services of `evaluation.services` and `evaluation.extensions`, which write the transition
+log, the value history and the audit trail. The admin reaches those services through actions with an
+intermediate form: « Rouvrir la saisie » on self-evaluations, « Accorder » and « Refuser » on extension
+requests.
 """
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.utils import timezone
 
 from ecars.admin import ReadOnlyMixin, RegionScopedAdmin, ScopedRelatedListFilter, without_fields
+from evaluation import extensions
+from evaluation.enums import ExtensionStatus
 from evaluation.models import (
     Campaign,
+    ClosureReceipt,
+    ExtensionRequest,
     IndicatorValue,
     IndicatorValueHistory,
     Node,
@@ -198,8 +209,118 @@ class TransitionInline(ReadOnlyMixin, admin.TabularInline):
         return super().get_queryset(request).select_related("user")
 
 
+class ExtensionRequestInline(ReadOnlyMixin, admin.TabularInline):
+    model = ExtensionRequest
+    fields = ("created_at", "requested_by", "requested_until", "reason", "status", "decided_by", "decided_at")
+    readonly_fields = fields
+    extra = 0
+    show_change_link = True
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("requested_by", "decided_by")
+
+
+def _day(date) -> str:
+    return f"{date:%d/%m/%Y}"
+
+
+# Dates typed in a native date picker: ISO on the wire, whatever the locale.
+DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+DATE_INVALID = "Saisissez une date valide."
+
+
+class GrantExtensionForm(forms.Form):
+    until = forms.DateField(
+        label="Prolongation accordée jusqu'au",
+        required=False,
+        widget=DATE_WIDGET,
+        error_messages={"invalid": DATE_INVALID},
+        help_text="Laisser vide pour accorder la date demandée.",
+    )
+    decision_reason = forms.CharField(
+        label="Motif de la décision",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Facultatif ; communiqué à l'établissement.",
+    )
+
+
+class RefuseExtensionForm(forms.Form):
+    decision_reason = forms.CharField(
+        label="Motif du refus",
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        error_messages={"required": extensions.DECISION_REASON_REQUIRED},
+        help_text="Communiqué à l'établissement.",
+    )
+
+
+class ReopenForm(forms.Form):
+    reason = forms.CharField(
+        label="Motif de la réouverture",
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        error_messages={"required": extensions.REOPEN_REASON_REQUIRED},
+        help_text="Inscrit dans l'historique des états et communiqué aux signataires de l'établissement.",
+    )
+    extend_until = forms.DateField(
+        label="Prolongation jusqu'au",
+        required=False,
+        widget=DATE_WIDGET,
+        error_messages={"invalid": DATE_INVALID},
+        help_text=(
+            "Facultatif. Une auto-évaluation rouverte après sa date limite n'est modifiable par l'établissement "
+            "qu'avec une prolongation : indiquez-en ici la date pour l'accorder en même temps."
+        ),
+    )
+
+
+class ServiceActionsMixin:
+    """Admin actions that ask for a form (a reason, a date) on an intermediate page, then call a service
+    for each selected object. A refusal is reported per object; with a single object, a refusal about a
+    field is shown on the form again."""
+
+    action_form_template = "admin/evaluation/action_form.html"
+
+    def run_service_action(
+        self, request, queryset, *, action, form_class, title, intro, submit_label, describe, apply
+    ):
+        objects = list(queryset)
+        form = form_class(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            refusals = []
+            for obj in objects:
+                try:
+                    level, message = apply(obj, form.cleaned_data)
+                except extensions.ExtensionRefused as refusal:
+                    if len(objects) == 1 and refusal.field in form.fields:
+                        form.add_error(refusal.field, str(refusal))
+                        break
+                    refusals.append(f"{obj} : {refusal}")
+                except PermissionDenied as refusal:
+                    refusals.append(f"{obj} : {refusal}")
+                else:
+                    self.message_user(request, message, level)
+            else:
+                for refusal in refusals:
+                    self.message_user(request, refusal, messages.ERROR)
+                return None  # back to the list
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "intro": intro,
+            "opts": self.model._meta,
+            "objects": [{"pk": obj.pk, "label": str(obj), "lines": describe(obj)} for obj in objects],
+            "form": form,
+            "media": self.media + form.media,
+            "action": action,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "submit_label": submit_label,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, self.action_form_template, context)
+
+
 @admin.register(SelfEvaluation)
-class SelfEvaluationAdmin(ReadOnlyMixin, RegionScopedAdmin):
+class SelfEvaluationAdmin(ServiceActionsMixin, ReadOnlyMixin, RegionScopedAdmin):
     region_path = "contract__ej__region"
     list_display = ("contract", "ej", "campaign", "state", "contradictory_round", "extended_until", "closed_at")
     list_filter = (
@@ -217,11 +338,62 @@ class SelfEvaluationAdmin(ReadOnlyMixin, RegionScopedAdmin):
         "campaign__name",
     )
     readonly_fields = ("public_id", "created_at", "updated_at")
-    inlines = (TransitionInline,)
+    inlines = (TransitionInline, ExtensionRequestInline)
+    actions = ("reopen_self_evaluations",)
 
     @admin.display(description="entité juridique", ordering="contract__ej__finess")
     def ej(self, obj):
         return obj.contract.ej
+
+    def has_reopen_permission(self, request):
+        # The form stays read-only; « change » on self-evaluations is the right to reopen them.
+        return request.user.has_perm("evaluation.change_selfevaluation")
+
+    @admin.action(description="Rouvrir la saisie", permissions=["reopen"])
+    def reopen_self_evaluations(self, request, queryset):
+        """« clôturée → auto-évaluation » with a reason, and optionally an extension, through the service."""
+        today = timezone.localdate()
+
+        def describe(self_evaluation):
+            lines = [
+                f"État : {self_evaluation.get_state_display()}",
+                f"Date limite : {_day(self_evaluation.deadline)}",
+            ]
+            if self_evaluation.deadline < today:
+                lines.append("Date limite passée : sans prolongation, l'établissement ne pourra pas saisir.")
+            return lines
+
+        def apply(self_evaluation, data):
+            reopened = extensions.reopen(
+                self_evaluation,
+                acting_user=request.user,
+                reason=data["reason"],
+                extend_until=data["extend_until"],
+                request=request,
+            )
+            if reopened.is_open_on(timezone.localdate()):
+                return messages.SUCCESS, (
+                    f"Saisie rouverte : {reopened}. L'établissement peut saisir jusqu'au {_day(reopened.deadline)} ; "
+                    "ses signataires en sont informés par courriel."
+                )
+            return messages.WARNING, (
+                f"Saisie rouverte : {reopened}. La date limite ({_day(reopened.deadline)}) est passée : "
+                "l'établissement ne pourra saisir qu'avec une prolongation. Il peut la demander "
+                "(« Demander une prolongation ») et vous pourrez l'accorder ; ses signataires sont informés "
+                "par courriel."
+            )
+
+        return self.run_service_action(
+            request,
+            queryset.select_related("campaign", "contract__ej"),
+            action="reopen_self_evaluations",
+            form_class=ReopenForm,
+            title="Rouvrir la saisie",
+            intro="Remettre en auto-évaluation les auto-évaluations clôturées suivantes :",
+            submit_label="Rouvrir la saisie",
+            describe=describe,
+            apply=apply,
+        )
 
 
 @admin.register(Transition)
@@ -291,3 +463,165 @@ class IndicatorValueHistoryAdmin(ReadOnlyMixin, RegionScopedAdmin):
         "indicator_value__self_evaluation__contract__ej__name",
     )
     readonly_fields = ("changed_at",)
+
+
+@admin.register(ExtensionRequest)
+class ExtensionRequestAdmin(ServiceActionsMixin, ReadOnlyMixin, RegionScopedAdmin):
+    """Requests are never deleted nor edited: the decision goes through « Accorder » or « Refuser »."""
+
+    region_path = "self_evaluation__contract__ej__region"
+    list_display = (
+        "ej",
+        "contract",
+        "campaign",
+        "current_deadline",
+        "requested_until",
+        "status",
+        "created_at",
+        "requested_by",
+        "decided_at",
+        "decided_by",
+    )
+    list_filter = ("status", ("self_evaluation__campaign", ScopedRelatedListFilter))
+    list_select_related = (
+        *(f"self_evaluation__{path}" for path in SELF_EVALUATION_RELATED),
+        "requested_by",
+        "decided_by",
+    )
+    search_fields = (
+        "self_evaluation__contract__ej__finess",
+        "self_evaluation__contract__ej__name",
+        "self_evaluation__contract__name",
+        "reason",
+    )
+    fields = (
+        "self_evaluation",
+        "current_deadline",
+        ("requested_by", "created_at"),
+        "requested_until",
+        "reason",
+        "status",
+        ("decided_by", "decided_at"),
+        "decision_reason",
+    )
+    readonly_fields = ("current_deadline",)
+    actions = ("grant_extensions", "refuse_extensions")
+
+    @admin.display(description="entité juridique", ordering="self_evaluation__contract__ej__finess")
+    def ej(self, obj):
+        return obj.self_evaluation.contract.ej
+
+    @admin.display(description="contrat", ordering="self_evaluation__contract__name")
+    def contract(self, obj):
+        return obj.self_evaluation.contract
+
+    @admin.display(description="campagne", ordering="self_evaluation__campaign__name")
+    def campaign(self, obj):
+        return obj.self_evaluation.campaign
+
+    @admin.display(description="date limite actuelle")
+    def current_deadline(self, obj):
+        return obj.self_evaluation.deadline
+
+    def has_decide_permission(self, request):
+        # The form stays read-only; « change » on requests is the right to grant or refuse them.
+        return request.user.has_perm("evaluation.change_extensionrequest")
+
+    @staticmethod
+    def _describe(extension_request):
+        lines = [
+            f"Demandée le {_day(timezone.localtime(extension_request.created_at))} "
+            f"par {extension_request.requested_by} : jusqu'au {_day(extension_request.requested_until)} "
+            f"(date limite actuelle : {_day(extension_request.self_evaluation.deadline)})",
+            f"Motif : {extension_request.reason}",
+        ]
+        if extension_request.status != ExtensionStatus.EN_ATTENTE:
+            lines.append(f"Déjà {extension_request.get_status_display()} : elle ne sera pas modifiée.")
+        return lines
+
+    def _selected(self, queryset):
+        return queryset.select_related("self_evaluation__campaign", "self_evaluation__contract__ej", "requested_by")
+
+    @admin.action(description="Accorder", permissions=["decide"])
+    def grant_extensions(self, request, queryset):
+        def apply(extension_request, data):
+            extensions.decide_extension(
+                extension_request,
+                acting_user=request.user,
+                grant=True,
+                decision_reason=data["decision_reason"],
+                until=data["until"],
+                request=request,
+            )
+            extension_request.self_evaluation.refresh_from_db(fields=["extended_until"])
+            self_evaluation = extension_request.self_evaluation
+            return (
+                messages.SUCCESS,
+                f"Prolongation accordée jusqu'au {_day(self_evaluation.deadline)} : {self_evaluation}.",
+            )
+
+        return self.run_service_action(
+            request,
+            self._selected(queryset),
+            action="grant_extensions",
+            form_class=GrantExtensionForm,
+            title="Accorder la prolongation",
+            intro="Accorder les demandes de prolongation suivantes :",
+            submit_label="Accorder",
+            describe=self._describe,
+            apply=apply,
+        )
+
+    @admin.action(description="Refuser", permissions=["decide"])
+    def refuse_extensions(self, request, queryset):
+        def apply(extension_request, data):
+            extensions.decide_extension(
+                extension_request,
+                acting_user=request.user,
+                grant=False,
+                decision_reason=data["decision_reason"],
+                request=request,
+            )
+            return messages.SUCCESS, f"Prolongation refusée : {extension_request.self_evaluation}."
+
+        return self.run_service_action(
+            request,
+            self._selected(queryset),
+            action="refuse_extensions",
+            form_class=RefuseExtensionForm,
+            title="Refuser la prolongation",
+            intro="Refuser les demandes de prolongation suivantes :",
+            submit_label="Refuser",
+            describe=self._describe,
+            apply=apply,
+        )
+
+
+@admin.register(ClosureReceipt)
+class ClosureReceiptAdmin(ReadOnlyMixin, RegionScopedAdmin):
+    """Attestations de clôture are made by the closure; the file is served by the portal's receipt page."""
+
+    region_path = "self_evaluation__contract__ej__region"
+    list_display = ("self_evaluation", "closed_at", "closed_by", "filled", "total")
+    list_select_related = (*(f"self_evaluation__{path}" for path in SELF_EVALUATION_RELATED), "closed_by")
+    search_fields = (
+        "self_evaluation__contract__name",
+        "self_evaluation__contract__ej__finess",
+        "self_evaluation__contract__ej__name",
+        "answers_sha256",
+        "file_sha256",
+    )
+    fields = (
+        "self_evaluation",
+        ("closed_by", "closed_at"),
+        ("filled", "total"),
+        "storage_key",
+        "file_sha256",
+        "answers_sha256",
+    )
+    readonly_fields = ("storage_key",)
+
+    @admin.display(description="clé de stockage")
+    def storage_key(self, obj):
+        # Not a link: the private storage has no public URL.
+        return obj.file.name

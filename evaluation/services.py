@@ -1,6 +1,8 @@
 """Writes on self-evaluations. Views, admin actions and commands all go through these functions."""
 
+from django.conf import settings
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from audit.enums import EventType
@@ -112,7 +114,10 @@ class ClosureRefused(Exception):
 def close_self_evaluation(self_evaluation: SelfEvaluation, *, acting_user, today=None, ip_address=None):
     """« Clore la saisie »: by a signataire, while the self-evaluation is open, once nothing is missing.
 
-    The row is locked first, so that no save can slip in between the check and the closure.
+    The row is locked first, so that no save can slip in between the check and the closure. In the same
+    transaction the closure is receipted: the « attestation de clôture » (PDF, with the SHA-256 of the
+    answers) is stored on the self-evaluation, and e-mailed after the commit to the EJ's signataires and
+    the contract's ARS contact. If the receipt cannot be made or stored, nothing is closed.
     """
     from evaluation.perms import abilities, role_in_ej
     from evaluation.tree import build_tree
@@ -128,10 +133,83 @@ def close_self_evaluation(self_evaluation: SelfEvaluation, *, acting_user, today
             "Vous ne pouvez pas clore cette auto-évaluation : elle n'est pas ouverte à la saisie "
             "ou vous n'en êtes pas signataire."
         )
-    missing = build_tree(locked, can_write=True).missing
+    # Every write of the establishment waits for this lock: the answers read here are those closed.
+    tree = build_tree(locked, can_write=True)
+    missing = tree.missing
     if missing:
         raise ClosureRefused(f"Il reste {len(missing)} question{'s' if len(missing) > 1 else ''} à saisir.")
-    return transition(locked, to_state=State.CLOTUREE, acting_user=acting_user, ip_address=ip_address)
+    closed = transition(locked, to_state=State.CLOTUREE, acting_user=acting_user, ip_address=ip_address)
+    _issue_closure_receipt(closed, tree=tree, acting_user=acting_user)
+    return closed
+
+
+class ReceiptNotStored(Exception):
+    """The attestation de clôture could not be stored intact: the closure does not happen."""
+
+
+def _issue_closure_receipt(closed: SelfEvaluation, *, tree, acting_user):
+    """Render, store and send the attestation de clôture of `closed` (locked, just closed)."""
+    import contextlib
+    import hashlib
+
+    from django.conf import settings
+    from django.core.files.base import ContentFile
+    from django.urls import reverse
+
+    from contracts.models import Membership
+    from ecars.emails import send_templated_email
+    from evaluation import receipts
+    from evaluation.models import ClosureReceipt
+
+    digest = receipts.answers_digest(closed)
+    pdf = receipts.render_receipt_pdf(
+        closed, closed_by=acting_user, closed_at=closed.closed_at, tree=tree, digest=digest
+    )
+    receipt = ClosureReceipt(
+        self_evaluation=closed,
+        answers_sha256=digest,
+        file_sha256=hashlib.sha256(pdf).hexdigest(),
+        closed_by=acting_user,
+        closed_at=closed.closed_at,
+        filled=tree.filled,
+        total=tree.total,
+    )
+    filename = receipts.receipt_filename(closed)
+    receipt.file.save(filename, ContentFile(pdf), save=False)
+    try:
+        with receipt.file.open("rb") as stored:
+            if hashlib.sha256(stored.read()).hexdigest() != receipt.file_sha256:
+                raise ReceiptNotStored("L'attestation de clôture n'a pas été enregistrée intacte.")
+        receipt.save()
+
+        contract = closed.contract
+        recipients = set(
+            Membership.objects.signataires()
+            .filter(ej=contract.ej, user__is_active=True)
+            .values_list("user__email", flat=True)
+        )
+        if contract.ars_contact is not None and contract.ars_contact.is_active:
+            recipients.add(contract.ars_contact.email)
+        recipients.discard("")
+        if recipients:
+            context = receipts.receipt_context(
+                closed, closed_by=acting_user, closed_at=closed.closed_at, tree=tree, digest=digest
+            )
+            del context["answers"]
+            contract_path = reverse("contracts:contract_detail", args=[contract.public_id])
+            context["contract_url"] = settings.SITE_URL + contract_path
+            send_templated_email(
+                "evaluation/email/closure_receipt",
+                to=sorted(recipients),
+                context=context,
+                attachments=[(filename, pdf, "application/pdf")],
+            )
+    except BaseException:
+        # The transaction rolls back: leave no orphan file behind (best effort).
+        with contextlib.suppress(Exception):
+            receipt.file.storage.delete(receipt.file.name)
+        raise
+    return receipt
 
 
 class WriteRefused(Exception):
@@ -211,3 +289,45 @@ def save_answer(value: IndicatorValue, *, acting_user, expected_version: int, an
         ip_address=ip_address,
     )
     return current
+
+
+@transaction.atomic
+def assign_questions(values: list, *, assignee, acting_user, ip_address=None) -> int:
+    """« Confier » questions to a colleague of the EJ (or to nobody), by a signataire, while writing is open.
+
+    The colleague is told by e-mail which questions are now theirs.
+    """
+    from contracts.enums import MembershipRole
+    from ecars.emails import send_templated_email
+    from evaluation.perms import role_in_ej
+
+    if not values:
+        return 0
+    locked = lock_for_writing(values[0].self_evaluation_id, acting_user=acting_user)
+    if role_in_ej(acting_user, locked.contract.ej) != MembershipRole.SIGNATAIRE:
+        raise WriteRefused("Seul un signataire peut confier des questions.")
+    updated = IndicatorValue.objects.filter(pk__in=[value.pk for value in values]).update(assigned_to=assignee)
+    record_event(
+        EventType.QUESTIONS_ASSIGNED,
+        actor=acting_user,
+        ej=locked.contract.ej,
+        target=locked,
+        data={"codes": [value.indicator.code for value in values], "to": assignee.email if assignee else None},
+        ip_address=ip_address,
+    )
+    if assignee is not None and assignee != acting_user:
+        send_templated_email(
+            "evaluation/email/questions_assigned",
+            to=[assignee.email],
+            context={
+                "assignee": assignee,
+                "acting_user": acting_user,
+                "contract": locked.contract,
+                "campaign": locked.campaign,
+                "questions": [f"{value.indicator.code} - {value.indicator.label}" for value in values],
+                "url": settings.SITE_URL
+                + reverse("evaluation:indicators", args=[locked.public_id])
+                + "?mes-questions=1",
+            },
+        )
+    return updated

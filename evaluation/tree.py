@@ -11,6 +11,9 @@ size of the tree, and computed in Python.
 
 from dataclasses import dataclass, field
 
+from django.urls import reverse
+
+from evaluation import values
 from evaluation.enums import FilledBy
 from evaluation.models import IndicatorValue, Node, SelfEvaluation
 
@@ -38,6 +41,28 @@ class Question:
     def anchor(self) -> str:
         suffix = f"-{self.value.etablissement.finess}" if self.value.etablissement else ""
         return f"q-{self.node.code}{suffix}".replace(".", "-")
+
+    @property
+    def url(self) -> str:
+        """The question's page (the form under the tree)."""
+        url = reverse("evaluation:question", args=[self.value.self_evaluation.public_id, self.node.code])
+        if self.value.etablissement:
+            url += f"?et={self.value.etablissement.finess}"
+        return url + "#question"
+
+    @property
+    def target_met(self) -> bool | None:
+        return values.target_met(
+            self.node.value_type, self.value.value, self.value.target, not_applicable=self.value.not_applicable
+        )
+
+    @property
+    def target_label(self) -> str:
+        return values.target_label(self.target_met)
+
+    @property
+    def display(self) -> str:
+        return values.display(self.node.value_type, self.value.value)
 
 
 @dataclass
@@ -88,16 +113,19 @@ def percent(filled: int, total: int) -> int:
     return 100 if total == 0 else filled * 100 // total
 
 
-def build_tree(self_evaluation: SelfEvaluation, *, can_write: bool) -> Tree:
+def build_tree(self_evaluation: SelfEvaluation, *, can_write: bool, assigned_to=None) -> Tree:
+    """The whole tree; with `assigned_to`, only the questions confided to that user (« Mes questions »),
+    the percentages staying those of the whole self-evaluation."""
     nodes = list(
         Node.objects.filter(referential_id=self_evaluation.campaign.referential_id).order_by("position", "pk")
     )
     values_by_node: dict[int, list[IndicatorValue]] = {}
     for value in (
         IndicatorValue.objects.filter(self_evaluation=self_evaluation)
-        .select_related("etablissement")
+        .select_related("etablissement", "assigned_to")
         .order_by("etablissement__finess")
     ):
+        value.self_evaluation = self_evaluation  # no query to reach it again
         values_by_node.setdefault(value.indicator_id, []).append(value)
 
     # Objectives and sub-objectives are branches; a question sits in its parent's branch. Branches
@@ -133,4 +161,17 @@ def build_tree(self_evaluation: SelfEvaluation, *, can_write: bool) -> Tree:
         root_filled, root_total = walk(root)
         filled += root_filled
         total += root_total
+    if assigned_to is not None:
+        roots = _only_assigned(roots, assigned_to)
     return Tree(self_evaluation=self_evaluation, roots=roots, questions=ordered, filled=filled, total=total)
+
+
+def _only_assigned(branches: list[Branch], user) -> list[Branch]:
+    """The branches holding questions confided to `user`, with only those questions."""
+    kept = []
+    for branch in branches:
+        branch.questions = [q for q in branch.questions if q.value.assigned_to_id == user.pk]
+        branch.children = _only_assigned(branch.children, user)
+        if branch.questions or branch.children:
+            kept.append(branch)
+    return kept

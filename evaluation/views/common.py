@@ -17,13 +17,15 @@ def get_self_evaluation_for_user(request, self_evaluation) -> SelfEvaluation:
     )
 
 
-def page_context(request, self_evaluation):
+def page_context(request, self_evaluation, *, assigned_to=None):
     can = abilities(self_evaluation, role=role_in_ej(request.user, self_evaluation.contract.ej))
-    tree = build_tree(self_evaluation, can_write=can.write)
+    tree = build_tree(self_evaluation, can_write=can.write, assigned_to=assigned_to)
     return {
         "self_evaluation": self_evaluation,
         "contract": self_evaluation.contract,
         "can": can,
         "tree": tree,
+        "current_question": None,
+        "mine": assigned_to is not None,
         "support_region": self_evaluation.contract.ej.region,
     }

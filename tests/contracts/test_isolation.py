@@ -12,7 +12,7 @@ from django.urls import reverse
 from contracts.enums import MembershipRole
 from tests.accounts.factories import UserFactory
 from tests.contracts.factories import ContractFactory, EtablissementFactory, MembershipFactory
-from tests.evaluation.factories import SelfEvaluationFactory
+from tests.evaluation.factories import IndicatorValueFactory, SelfEvaluationFactory
 from tests.urlconf import all_routes
 
 
@@ -30,11 +30,13 @@ def objects_of(ej):
     contract = ContractFactory(ej=ej)
     contract.etablissements.add(etablissement)
     self_evaluation = SelfEvaluationFactory(contract=contract)
+    value = IndicatorValueFactory(self_evaluation=self_evaluation)
     return {
         "ej": ej.public_id,
         "contract": contract.public_id,
         "etablissement": etablissement.public_id,
         "self_evaluation": self_evaluation.public_id,
+        "code": value.indicator.code,
     }
 
 

@@ -220,8 +220,8 @@ def test_contract_page_queries_do_not_grow_with_documents(
         DocumentFactory(ej=contract.ej, contract=contract)
     client = client_for(member)
     client.get(contract_url(contract))
-    # session, user, savepoint, contract, self-evaluation, role, documents, release
-    with django_assert_num_queries(8):
+    # session, user, savepoint, contract, self-evaluation, role, last extension request, documents, release
+    with django_assert_num_queries(9):
         client.get(contract_url(contract))
 
 

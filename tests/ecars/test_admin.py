@@ -21,7 +21,15 @@ from audit.models import AuditEvent
 from contracts.finess import finess_luhn_ok
 from contracts.models import Contract, EntiteJuridique, Etablissement, Region
 from documents.models import Attachment, Document
-from evaluation.models import Campaign, IndicatorValue, IndicatorValueHistory, SelfEvaluation, Transition
+from evaluation.models import (
+    Campaign,
+    ClosureReceipt,
+    ExtensionRequest,
+    IndicatorValue,
+    IndicatorValueHistory,
+    SelfEvaluation,
+    Transition,
+)
 from tests.accounts.factories import UserFactory
 from tests.audit.factories import AuditEventFactory
 from tests.contracts.factories import (
@@ -54,6 +62,8 @@ VIEW_ONLY_MODELS = [
     IndicatorValueHistory,
     IndicatorValue,
     SelfEvaluation,
+    ExtensionRequest,
+    ClosureReceipt,
     Document,
     Attachment,
 ]
@@ -96,6 +106,22 @@ def make_object_set(region):
         campaign,
         self_evaluation,
         TransitionFactory(self_evaluation=self_evaluation, user=member),
+        ExtensionRequest.objects.create(
+            self_evaluation=self_evaluation,
+            requested_by=member,
+            requested_until=campaign.self_assessment_deadline + datetime.timedelta(days=15),
+            reason="Départ du référent qualité.",
+        ),
+        ClosureReceipt.objects.create(
+            self_evaluation=self_evaluation,
+            file="receipts/attestation.pdf",
+            answers_sha256="0" * 64,
+            file_sha256="0" * 64,
+            closed_by=member,
+            closed_at=timezone.now(),
+            filled=1,
+            total=1,
+        ),
         value,
         IndicatorValueHistoryFactory(indicator_value=value, changed_by=member),
         document,
@@ -348,11 +374,14 @@ def test_delete_page_is_forbidden_even_for_a_superuser(model, client_for, superu
 
 @pytest.mark.parametrize("model", VIEW_ONLY_MODELS, ids=label)
 def test_changelist_offers_no_delete_action_even_for_a_superuser(model, client_for, superuser, regional_objects):
-    """No « Supprimer les … sélectionnés » action on append-only or service-written data."""
+    """No « Supprimer les … sélectionnés » action on append-only or service-written data (actions that call
+    services, such as « Rouvrir la saisie », may be offered)."""
     obj = regional_objects[model]
     client = client_for(superuser)
     response = client.get(admin_url(model, "changelist"))
-    assert response.context["action_form"] is None
+    action_form = response.context["action_form"]
+    offered = [name for name, _ in action_form.fields["action"].choices] if action_form else []
+    assert "delete_selected" not in offered
     assert b"delete_selected" not in response.content
     client.post(
         admin_url(model, "changelist"), {"action": "delete_selected", "_selected_action": [obj.pk], "post": "yes"}

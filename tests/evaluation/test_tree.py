@@ -139,6 +139,10 @@ def test_closing_is_refused_while_questions_are_red(client_for, demo):
     assertContains(response, "Impossible de clore la saisie")
     assertContains(response, "Il reste 20 questions à saisir")
     assertContains(response, "1.1.1.a - Taux d&#x27;ordonnances de sortie")
+    # The red questions are links to their form.
+    assertContains(
+        response, f'href="{reverse("evaluation:question", args=[self_evaluation.public_id, "1.1.1.a"])}#question"'
+    )
     response = client.post(close_url(self_evaluation))
     assertRedirects(response, close_url(self_evaluation), fetch_redirect_response=False)
     self_evaluation.refresh_from_db()

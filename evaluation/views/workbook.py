@@ -1,0 +1,189 @@
+"""« Télécharger le classeur » and « Déposer le classeur »: offline work on the self-evaluation."""
+
+import time
+
+from django import forms
+from django.contrib import messages
+from django.db import transaction
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.cache import patch_cache_control
+from django.views.decorators.http import require_http_methods, require_safe
+
+from audit.enums import EventType
+from audit.services import record_event
+from ecars.lib.http import client_ip
+from evaluation import services, workbook
+from evaluation.models import IndicatorValue
+from evaluation.perms import abilities, role_in_ej
+from evaluation.views.common import get_self_evaluation_for_user, page_context
+
+
+# The parsed changes wait in the session between the preview and the confirmation, never in the page.
+SESSION_KEY = "evaluation_workbook_imports"
+PENDING_LIFETIME = 30 * 60
+
+
+UPLOAD_HELP = f"Le classeur téléchargé depuis e-CARS, au format .xlsx, {workbook.UploadLimits.MAX_SIZE_LABEL} au plus."
+
+
+class WorkbookUploadForm(forms.Form):
+    workbook = forms.FileField(label="Classeur rempli", help_text=UPLOAD_HELP)
+
+
+@require_safe
+def download(request, self_evaluation):
+    """The self-evaluation as a workbook, for anyone who may see it (locked when they may not write)."""
+    self_evaluation = get_self_evaluation_for_user(request, self_evaluation)
+    can = abilities(self_evaluation, role=role_in_ej(request.user, self_evaluation.contract.ej))
+    content = workbook.export_workbook(self_evaluation, editable=can.write)
+    response = HttpResponse(content, content_type=workbook.MIME_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{workbook.filename(self_evaluation)}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response["Cross-Origin-Resource-Policy"] = "same-origin"
+    patch_cache_control(response, private=True, no_store=True)
+    return response
+
+
+def _pending(request) -> dict:
+    return request.session.get(SESSION_KEY, {})
+
+
+def _keep_pending(request, self_evaluation, digest, result):
+    pending = {
+        key: entry
+        for key, entry in _pending(request).items()
+        if time.time() - entry.get("created_at", 0) <= PENDING_LIFETIME
+    }
+    pending[str(self_evaluation.public_id)] = {
+        "sha256": digest,
+        "created_at": time.time(),
+        "changes": [change.to_session() for change in result.changes],
+    }
+    request.session[SESSION_KEY] = pending
+
+
+def _forget_pending(request, self_evaluation):
+    pending = _pending(request)
+    if pending.pop(str(self_evaluation.public_id), None) is not None:
+        request.session[SESSION_KEY] = pending
+
+
+def _record_refusal(request, self_evaluation, reason):
+    record_event(
+        EventType.WRITE_REFUSED,
+        actor=request.user,
+        ej=self_evaluation.contract.ej,
+        target=self_evaluation,
+        data={"via": "classeur", "reason": reason},
+        ip_address=client_ip(request),
+    )
+
+
+REFUSED = (
+    "Vous ne pouvez pas déposer de classeur : cette auto-évaluation n'est pas ouverte à votre saisie "
+    "(elle est close, hors calendrier, ou votre rôle ne permet que la consultation)."
+)
+
+
+@require_http_methods(["GET", "POST"])
+def upload(request, self_evaluation):
+    """GET: the upload form. POST a file: the preview (changes and errors). POST « confirm »: apply all or nothing."""
+    self_evaluation = get_self_evaluation_for_user(request, self_evaluation)
+    context = page_context(request, self_evaluation)
+    form = WorkbookUploadForm()
+    context.update({"form": form, "refusal": "", "conflict": ""})
+    if not context["can"].write:
+        if request.method == "POST":
+            _record_refusal(request, self_evaluation, REFUSED)
+            _forget_pending(request, self_evaluation)
+        context["refusal"] = REFUSED
+        return render(request, "evaluation/workbook_upload.html", context, status=403)
+    if request.method == "POST" and "confirm" in request.POST:
+        return _apply(request, self_evaluation, context)
+    if request.method == "POST":
+        form = WorkbookUploadForm(data=request.POST, files=request.FILES)
+        context["form"] = form
+        if form.is_valid():
+            uploaded = form.cleaned_data["workbook"]
+            try:
+                data = workbook.read_upload(uploaded)
+                result = workbook.parse_workbook(data, self_evaluation)
+            except workbook.WorkbookRefused as refusal:
+                form.add_error("workbook", str(refusal))
+            else:
+                digest = workbook.sha256(data)
+                if result.can_apply:
+                    _keep_pending(request, self_evaluation, digest, result)
+                else:
+                    _forget_pending(request, self_evaluation)
+                context.update({"result": result, "sha256": digest})
+                return render(request, "evaluation/workbook_preview.html", context)
+        _forget_pending(request, self_evaluation)
+        return render(request, "evaluation/workbook_upload.html", context, status=400)
+    return render(request, "evaluation/workbook_upload.html", context)
+
+
+class _Abort(Exception):
+    """Raised inside the transaction so that nothing of the workbook is kept."""
+
+    def __init__(self, message, status):
+        super().__init__(message)
+        self.message, self.status = message, status
+
+
+def _apply(request, self_evaluation, context):
+    """Apply the changes of the previewed workbook, all or nothing, each through `save_answer`."""
+    entry = _pending(request).get(str(self_evaluation.public_id))
+    _forget_pending(request, self_evaluation)
+    fresh = entry and time.time() - entry.get("created_at", 0) <= PENDING_LIFETIME
+    if not fresh or entry.get("sha256") != request.POST.get("sha256") or not entry.get("changes"):
+        context["refusal"] = (
+            "Aucun classeur valide n'attend votre confirmation (il a expiré après 30 minutes, a été remplacé, "
+            "ou comportait des erreurs) : déposez-le à nouveau. Aucune réponse n'a été enregistrée."
+        )
+        return render(request, "evaluation/workbook_upload.html", context, status=409)
+
+    changes = entry["changes"]
+    by_pk = {
+        value.pk: value
+        for value in IndicatorValue.objects.filter(
+            self_evaluation=self_evaluation, pk__in=[change["value"] for change in changes]
+        ).select_related("indicator", "etablissement")
+    }
+    ip_address = client_ip(request)
+    try:
+        with transaction.atomic():
+            for change in changes:
+                value = by_pk.get(change["value"])
+                if value is None:
+                    raise _Abort("Une question du classeur n'existe plus dans cette auto-évaluation.", 409)
+                try:
+                    services.save_answer(
+                        value,
+                        acting_user=request.user,
+                        expected_version=change["version"],
+                        answer=change["answer"],
+                        ip_address=ip_address,
+                    )
+                except services.VersionConflict as conflict:
+                    current = IndicatorValue.objects.select_related("updated_by").get(pk=conflict.current.pk)
+                    label = f"{value.indicator.code} - {value.indicator.label}" + (
+                        f" — {value.etablissement.finess}" if value.etablissement else ""
+                    )
+                    raise _Abort(workbook.conflict_message(label, current), 409) from conflict
+                except services.WriteRefused as refusal:
+                    raise _Abort(str(refusal), 403) from refusal
+    except _Abort as abort:
+        if abort.status == 403:
+            _record_refusal(request, self_evaluation, abort.message)
+        key = "conflict" if abort.status == 409 else "refusal"
+        context[key] = abort.message
+        return render(request, "evaluation/workbook_upload.html", context, status=abort.status)
+    count = len(changes)
+    messages.success(
+        request,
+        f"Classeur appliqué : {count} question{'s' if count > 1 else ''} mise{'s' if count > 1 else ''} à jour.",
+    )
+    return redirect("evaluation:indicators", self_evaluation.public_id)

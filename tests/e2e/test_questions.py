@@ -1,0 +1,70 @@
+"""The manual's §3 in a browser: open a red question, answer « 1 - OUI », « Enregistrer », see green and 5 %."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+from playwright.sync_api import expect
+
+from accounts.models import User
+from ecars.demo import DEMO_USER_EMAIL
+from tests.e2e.conftest import assert_page_is_healthy, log_in
+
+
+PASSWORD = "Demo-e-CARS-2026!"
+
+
+@pytest.fixture
+def demo_user(transactional_db):
+    call_command("seed_demo", password=PASSWORD, stdout=io.StringIO())
+    User.objects.filter(email=DEMO_USER_EMAIL).update(password_must_change=False)
+    return DEMO_USER_EMAIL
+
+
+def test_answering_a_red_question_turns_it_green_and_shows_five_percent(page, demo_user):
+    log_in(page, demo_user, PASSWORD)
+    page.get_by_role("link", name="380780080 - CHU DE GRENOBLE ALPES").click()
+    page.get_by_role("link", name="CAQES TEST").click()
+    page.get_by_role("link", name="Saisir les indicateurs").click()
+    expect(page.get_by_text("Pourcentage de remplissage : 0 %")).to_be_visible()
+
+    question = page.locator("#q-2-1-1-a")
+    expect(question.locator(".ecars-dot")).to_have_class("ecars-dot ecars-dot--rouge")
+    question.get_by_role("link").click()
+    expect(page.get_by_role("heading", name="2.1.1.a - Mise en place d'un groupe de travail")).to_be_visible()
+    assert_page_is_healthy(page)
+
+    page.locator("label[for=realise-oui]").click()  # DSFR radios: the label is what one clicks
+    page.get_by_label("Commentaire de l'établissement").fill("Groupe de travail réuni le 12 mars.")
+    page.get_by_role("button", name="Enregistrer").click()
+
+    expect(page.get_by_text("Réponse enregistrée.")).to_be_visible()
+    expect(page.get_by_text("Pourcentage de remplissage : 5 %")).to_be_visible()
+    expect(page.locator("#q-2-1-1-a .ecars-dot")).to_have_class("ecars-dot ecars-dot--verte")
+    expect(page.locator("#q-2-1-1-a").get_by_text("objectif atteint")).to_be_visible()
+    expect(page.get_by_label("1 - OUI")).to_be_checked()
+    assert_page_is_healthy(page)
+
+    # A bad value keeps what was typed and says why.
+    page.locator("#q-1-1-1-a").get_by_role("link").click()
+    page.get_by_label("Réalisé (%)").fill("150")
+    page.get_by_role("button", name="Enregistrer").click()
+    expect(page.get_by_text("Saisissez un taux entre 0 et 100.")).to_be_visible()
+    expect(page.get_by_label("Réalisé (%)")).to_have_value("150")
+    assert_page_is_healthy(page)
+
+
+def test_leaving_a_form_with_unsaved_changes_warns(page, demo_user):
+    log_in(page, demo_user, PASSWORD)
+    page.goto("/")
+    page.get_by_role("link", name="380780080 - CHU DE GRENOBLE ALPES").click()
+    page.get_by_role("link", name="CAQES TEST").click()
+    page.get_by_role("link", name="Saisir les indicateurs").click()
+    page.locator("#q-2-1-1-b").get_by_role("link").click()
+    page.get_by_label("Commentaire de l'établissement").fill("Brouillon")
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.type), dialog.dismiss()))
+    page.get_by_role("link", name="Retour au contrat").click()
+    page.wait_for_timeout(300)
+    assert dialogs == ["beforeunload"]
+    expect(page.get_by_label("Commentaire de l'établissement")).to_have_value("Brouillon")
