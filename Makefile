@@ -13,7 +13,7 @@ DEMO_PASSWORD ?= Demo-e-CARS-2026!
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/ecars
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help demo test quality fix venv venv-runtime system-packages browser check-postgres migrate worker
+.PHONY: help demo test quality fix bench venv venv-runtime system-packages browser check-postgres migrate worker
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ quality: venv ## Lint, format check and missing migrations
 fix: venv ## Apply the linter's fixes and format the code
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+bench: venv system-packages check-postgres ## Measure the indicator tree and a question's save against the floors (DESIGN.md §7)
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/ecars_bench} $(PY) bench/tree_and_save.py
 
 migrate: venv-runtime ## Apply the database migrations (DATABASE_URL)
 	$(PY) manage.py migrate

@@ -261,6 +261,7 @@ def save_answer(value: IndicatorValue, *, acting_user, expected_version: int, an
 
     locked = lock_for_writing(value.self_evaluation_id, acting_user=acting_user)
     current = IndicatorValue.objects.select_for_update(of=("self",)).select_related("indicator").get(pk=value.pk)
+    current.self_evaluation = locked  # already loaded: the audit's description needs no query
     if current.indicator.filled_by != "etablissement":
         raise WriteRefused("Cette question n'est pas renseignée par l'établissement.")
     if current.version != expected_version:

@@ -42,13 +42,14 @@ class Question:
         suffix = f"-{self.value.etablissement.finess}" if self.value.etablissement else ""
         return f"q-{self.node.code}{suffix}".replace(".", "-")
 
+    url_prefix: str = ""  # the questions' common URL up to the code (one reverse() per tree, not per question)
+
     @property
     def url(self) -> str:
         """The question's page (the form under the tree)."""
-        url = reverse("evaluation:question", args=[self.value.self_evaluation.public_id, self.node.code])
-        if self.value.etablissement:
-            url += f"?et={self.value.etablissement.finess}"
-        return url + "#question"
+        prefix = self.url_prefix or question_url_prefix(self.value.self_evaluation)
+        suffix = f"?et={self.value.etablissement.finess}" if self.value.etablissement else ""
+        return f"{prefix}{self.node.code}/{suffix}#question"
 
     @property
     def target_met(self) -> bool | None:
@@ -95,6 +96,24 @@ class Tree:
         """The red dots: what still prevents « Clore la saisie »."""
         return [question for question in self.questions if question.counts and not question.value.is_filled]
 
+    def rows(self):
+        """The tree flattened for one template loop: ("open", branch), ("question", q), ("close", None).
+
+        A recursive template include per branch and per question costs more than everything else on
+        a 300-question page.
+        """
+
+        def walk(branch):
+            yield "open", branch
+            for question in branch.questions:
+                yield "question", question
+            for child in branch.children:
+                yield from walk(child)
+            yield "close", None
+
+        for root in self.roots:
+            yield from walk(root)
+
     def next_to_fill(self, after: Question | None = None) -> Question | None:
         """The next red question after `after` (or the first one), wrapping around."""
         missing = self.missing
@@ -106,6 +125,10 @@ class Tree:
                 if question in missing:
                     return question
         return missing[0]
+
+
+def question_url_prefix(self_evaluation) -> str:
+    return reverse("evaluation:indicators", args=[self_evaluation.public_id])
 
 
 def percent(filled: int, total: int) -> int:
@@ -128,6 +151,7 @@ def build_tree(self_evaluation: SelfEvaluation, *, can_write: bool, assigned_to=
         value.self_evaluation = self_evaluation  # no query to reach it again
         values_by_node.setdefault(value.indicator_id, []).append(value)
 
+    url_prefix = question_url_prefix(self_evaluation)
     # Objectives and sub-objectives are branches; a question sits in its parent's branch. Branches
     # are made first, so that the order of positions never has to follow the depth.
     branches = {node.pk: Branch(node=node) for node in nodes if not node.is_indicator or node.parent_id is None}
@@ -141,7 +165,7 @@ def build_tree(self_evaluation: SelfEvaluation, *, can_write: bool, assigned_to=
             counts = node.filled_by == FilledBy.ETABLISSEMENT and node.required
             editable = can_write and node.filled_by == FilledBy.ETABLISSEMENT
             dot = GREY if not editable else (GREEN if value.is_filled else RED)
-            branch.questions.append(Question(value=value, node=node, counts=counts, dot=dot))
+            branch.questions.append(Question(value=value, node=node, counts=counts, dot=dot, url_prefix=url_prefix))
 
     ordered: list[Question] = []
 

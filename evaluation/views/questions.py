@@ -44,9 +44,12 @@ def indicators(request, self_evaluation):
 
 
 def _find_value(self_evaluation, code, et_finess) -> IndicatorValue:
-    queryset = IndicatorValue.objects.filter(self_evaluation=self_evaluation, indicator__code=code).select_related(
-        "indicator__parent", "etablissement", "updated_by", "assigned_to"
-    )
+    queryset = IndicatorValue.objects.filter(
+        self_evaluation=self_evaluation,
+        # With the referential, the (referential, code) unique index finds the indicator at once.
+        indicator__referential_id=self_evaluation.campaign.referential_id,
+        indicator__code=code,
+    ).select_related("indicator__parent", "etablissement", "assigned_to")
     if et_finess:
         queryset = queryset.filter(etablissement__finess=et_finess)
     else:
@@ -125,8 +128,6 @@ def question(request, self_evaluation, code):
     self_evaluation = get_self_evaluation_for_user(request, self_evaluation)
     value = _find_value(self_evaluation, code, request.GET.get("et"))
     value.self_evaluation = self_evaluation
-    context = page_context(request, self_evaluation)
-    is_signataire = role_in_ej(request.user, self_evaluation.contract.ej) == MembershipRole.SIGNATAIRE
     form = AnswerForm.for_value(
         value, data=request.POST if request.method == "POST" and "assign" not in request.POST else None
     )
@@ -144,7 +145,11 @@ def question(request, self_evaluation, code):
             scope = assignment_form.cleaned_data["scope"]
             targets = [value]
             if scope == "objectif" and value.indicator.parent_id:
-                targets = [q.value for q in context["tree"].questions if q.node.parent_id == value.indicator.parent_id]
+                targets = list(
+                    IndicatorValue.objects.filter(
+                        self_evaluation=self_evaluation, indicator__parent_id=value.indicator.parent_id
+                    ).select_related("indicator")
+                )
             try:
                 count = services.assign_questions(
                     targets,
@@ -170,6 +175,7 @@ def question(request, self_evaluation, code):
                     ip_address=client_ip(request),
                 )
             except services.VersionConflict as conflict:
+                context = page_context(request, self_evaluation, current_pk=value.pk)
                 return _conflict(request, context, value, conflict.current, form)
             except services.WriteRefused as refusal:
                 _record_refusal(request, self_evaluation, value, str(refusal))
@@ -178,6 +184,9 @@ def question(request, self_evaluation, code):
             else:
                 messages.success(request, "Réponse enregistrée.")
                 return redirect(_question_url(value))
+    # The tree is built only to show the page: a successful save redirects without it.
+    context = page_context(request, self_evaluation, current_pk=value.pk)
+    is_signataire = role_in_ej(request.user, self_evaluation.contract.ej) == MembershipRole.SIGNATAIRE
     current = next((q for q in context["tree"].questions if q.value.pk == value.pk), None)
     context.update(
         {
