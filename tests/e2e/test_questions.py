@@ -1,6 +1,7 @@
 """The manual's §3 in a browser: open a red question, answer « 1 - OUI », « Enregistrer », see green and 5 %."""
 
 import io
+import re
 
 import pytest
 from django.core.management import call_command
@@ -68,3 +69,50 @@ def test_leaving_a_form_with_unsaved_changes_warns(page, demo_user):
     page.wait_for_timeout(300)
     assert dialogs == ["beforeunload"]
     expect(page.get_by_label("Commentaire de l'établissement")).to_have_value("Brouillon")
+
+
+def test_the_other_self_evaluation_pages_are_accessible(page, demo_user):
+    log_in(page, demo_user, PASSWORD)
+    page.get_by_role("link", name="380780080 - CHU DE GRENOBLE ALPES").click()
+    page.get_by_role("link", name="CAQES TEST").click()
+    contract_url = page.url
+
+    page.get_by_role("link", name="Demander une prolongation").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("prolongation")
+    assert_page_is_healthy(page)
+
+    page.goto(contract_url)
+    page.get_by_role("link", name="Saisir les indicateurs").click()
+    page.get_by_role("link", name="Déposer le classeur").click()
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    assert_page_is_healthy(page)
+
+    page.goto(contract_url)
+    page.get_by_role("link", name="Saisir les indicateurs").click()
+    page.get_by_role("link", name="Mes questions").click()
+    expect(page.get_by_text("Aucune question ne vous est confiée.")).to_be_visible()
+    assert_page_is_healthy(page)
+
+    page.goto("/aide/cibles/")
+    assert_page_is_healthy(page)
+
+
+def test_closing_a_complete_self_evaluation(page, demo_user):
+    from evaluation.models import IndicatorValue
+
+    IndicatorValue.objects.filter(
+        self_evaluation__contract__name="CAQES TEST", indicator__filled_by="etablissement"
+    ).update(value="1")
+    log_in(page, demo_user, PASSWORD)
+    page.get_by_role("link", name="380780080 - CHU DE GRENOBLE ALPES").click()
+    page.get_by_role("link", name="CAQES TEST").click()
+    page.get_by_role("link", name="Clore la saisie").click()
+    expect(page.get_by_text("Toutes les questions sont saisies")).to_be_visible()
+    assert_page_is_healthy(page)
+    page.get_by_role("button", name="Clore la saisie").click()
+    expect(page.get_by_text("La saisie est close")).to_be_visible()
+    expect(page.locator(".ecars-state-banner__title")).to_have_text("Consultation")
+    expect(page.get_by_role("link", name="Saisir les indicateurs")).to_have_count(0)
+    expect(page.get_by_role("link", name="Consulter les indicateurs")).to_be_visible()
+    expect(page.get_by_role("link", name=re.compile("Attestation de clôture du"))).to_be_visible()
+    assert_page_is_healthy(page)
