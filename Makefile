@@ -13,7 +13,7 @@ DEMO_PASSWORD ?= Demo-e-CARS-2026!
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/ecars
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help demo test quality fix bench venv venv-runtime system-packages browser check-postgres migrate worker
+.PHONY: help demo test quality fix bench venv venv-runtime system-packages browser antivirus check-postgres migrate worker
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -41,7 +41,7 @@ demo: venv-runtime system-packages ## Install and run the portal with the demo w
 		trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 		$(VENV)/bin/gunicorn -c gunicorn.conf.py --bind 127.0.0.1:$(PORT) --workers 2 ecars.wsgi
 
-test: venv system-packages browser check-postgres ## Install and run the whole test suite (PostgreSQL, browser tests included)
+test: venv system-packages browser antivirus check-postgres ## Install and run the whole test suite (PostgreSQL, browser tests included)
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} ECARS_CHROMIUM=$(CHROMIUM) $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 quality: venv ## Lint, format check and missing migrations
@@ -95,6 +95,23 @@ system-packages: ## Install the system libraries the portal needs (libmagic1; pa
 
 browser: ## Install Debian's chromium for the browser tests
 	$(call require_package,test -x $(CHROMIUM),chromium fonts-liberation)
+
+# ClamAV for the antivirus tests, which start their own clamd on a signature database built from
+# the EICAR test string (nothing is downloaded). Debian's package scripts would start clamd and
+# freshclam: while installing, a policy-rc.d refuses every service start (unless the machine has its
+# own already; ours is removed afterwards, even after an interrupted run) and freshclam is set to
+# manual. A failed install does not stop `make test`: the antivirus tests then skip, saying why.
+POLICY_RC_D := /usr/sbin/policy-rc.d
+POLICY_RC_D_MARK := installed by e-CARS make antivirus
+
+antivirus: ## Install ClamAV (clamd, sigtool) for the antivirus tests, starting no service
+	@if [ "$$(id -u)" = 0 ] && ! test -x /usr/sbin/clamd -a -x /usr/bin/sigtool; then \
+		test -e $(POLICY_RC_D) || { printf '#!/bin/sh\n# $(POLICY_RC_D_MARK)\nexit 101\n' > $(POLICY_RC_D) \
+			&& chmod 755 $(POLICY_RC_D); }; \
+		echo 'clamav-freshclam clamav-freshclam/autoupdate_freshclam select manual' | debconf-set-selections 2>/dev/null || true; \
+	fi
+	-$(call require_package,test -x /usr/sbin/clamd -a -x /usr/bin/sigtool,clamav-daemon clamav)
+	@! grep -qs '$(POLICY_RC_D_MARK)' $(POLICY_RC_D) || rm -f $(POLICY_RC_D)
 
 check-postgres:
 	@DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(PY) -c 'import os, psycopg; psycopg.connect(os.environ["DATABASE_URL"].replace("postgres://", "postgresql://", 1), dbname="postgres", connect_timeout=3).close()' 2>/dev/null || { \

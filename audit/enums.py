@@ -34,6 +34,7 @@ class EventType(models.TextChoices):
     # Documents
     DOCUMENT_UPLOADED = "document.uploaded", "document déposé"
     DOCUMENT_REJECTED = "document.rejected", "document refusé"
+    DOCUMENT_ATTACHED = "document.attached", "document joint à une question"
     DOCUMENT_WITHDRAWN = "document.withdrawn", "document retiré"
     DOCUMENT_INFECTED = "document.infected", "document infecté"
     # Operations

@@ -1,10 +1,12 @@
 """Admin of documents and of their attachment to questions: view-only, never deleted (SECURITY.md C5).
 
-Uploads go through the establishment's pages; the file itself is never linked from here, since
-documents are served only by a view that authorises the reader.
+Uploads go through the portal's pages; the file is reached through the portal's download view,
+which authorises the reader, checks the SHA-256 and applies the antivirus verdict.
 """
 
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
 
 from documents.models import Attachment, Document
 from ecars.admin import ReadOnlyMixin, RegionScopedAdmin, ScopedRelatedListFilter
@@ -48,6 +50,7 @@ class DocumentAdmin(ReadOnlyMixin, RegionScopedAdmin):
     date_hierarchy = "uploaded_at"
     fields = (
         "original_name",
+        "download",
         "ej",
         "contract",
         "storage_key",
@@ -59,8 +62,13 @@ class DocumentAdmin(ReadOnlyMixin, RegionScopedAdmin):
         ("uploaded_by", "uploaded_at"),
         "public_id",
     )
-    readonly_fields = ("storage_key", "uploaded_at", "public_id")
+    readonly_fields = ("download", "storage_key", "uploaded_at", "public_id")
     inlines = (AttachmentInline,)
+
+    @admin.display(description="fichier")
+    def download(self, obj):
+        url = reverse("documents:download", args=[obj.public_id])
+        return format_html('<a href="{}" download>Télécharger « {} »</a>', url, obj.original_name)
 
     @admin.display(description="clé de stockage")
     def storage_key(self, obj):

@@ -80,6 +80,13 @@ class Document(models.Model):
         settings.AUTH_USER_MODEL, verbose_name="déposé par", on_delete=models.PROTECT, related_name="+"
     )
     uploaded_at = models.DateTimeField("déposé le", auto_now_add=True)
+    upload_token = models.UUIDField(
+        "jeton de dépôt",
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Identifie le formulaire d'envoi : un envoi rejoué (double clic, reprise) ne crée pas de doublon.",
+    )
 
     objects = DocumentQuerySet.as_manager()
 
@@ -90,6 +97,11 @@ class Document(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(sha256__regex=r"^[0-9a-f]{64}$"), name="documents_document_sha256_format"
+            ),
+            models.UniqueConstraint(
+                fields=["uploaded_by", "upload_token", "sha256", "original_name"],
+                condition=models.Q(upload_token__isnull=False),
+                name="documents_document_upload_once",
             ),
         ]
         indexes = [models.Index(fields=["scan_status"], name="documents_scan_status_idx")]

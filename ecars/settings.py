@@ -266,6 +266,9 @@ if DOCUMENTS_STORAGE == "local":
         },
     }
 elif DOCUMENTS_STORAGE == "s3":
+    from boto3.s3.transfer import TransferConfig
+    from botocore.config import Config
+
     _documents_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
@@ -274,8 +277,21 @@ elif DOCUMENTS_STORAGE == "s3":
             "region_name": env_str("AWS_S3_REGION_NAME", "us-east-1"),
             "access_key": env_str("AWS_ACCESS_KEY_ID"),
             "secret_key": env_str("AWS_SECRET_ACCESS_KEY"),
-            "addressing_style": env_str("AWS_S3_ADDRESSING_STYLE", "path"),
-            "signature_version": "s3v4",
+            # Given a client_config, django-storages ignores its addressing_style and signature_version
+            # options: they live in the Config, with bounded timeouts and retries (SECURITY.md R5).
+            "client_config": Config(
+                s3={"addressing_style": env_str("AWS_S3_ADDRESSING_STYLE", "path")},
+                signature_version="s3v4",
+                connect_timeout=env_int("AWS_S3_CONNECT_TIMEOUT", 5),
+                read_timeout=env_int("AWS_S3_READ_TIMEOUT", 30),
+                retries={"mode": "standard", "total_max_attempts": env_int("AWS_S3_MAX_ATTEMPTS", 3)},
+            ),
+            # One streamed PutObject up to 64 MiB (documents are at most 20 Mo): boto3's multipart upload
+            # of a file object reads every part into memory (~25 MiB for 20 Mo), and a single PUT is
+            # atomic, so an interrupted upload leaves no partial object behind (SECURITY.md R4).
+            "transfer_config": TransferConfig(multipart_threshold=64 * 1024 * 1024),
+            # Reading an object spools it to a temporary file above 512 KB (the default keeps it in memory).
+            "max_memory_size": 512 * 1024,
             "default_acl": None,
             "querystring_auth": True,
             "querystring_expire": 300,
@@ -296,8 +312,22 @@ STORAGES = {
     },
 }
 
+# Antivirus (documents/antivirus.py, SECURITY.md §2): a clamd service reached over a unix socket
+# (CLAMD_SOCKET) or TCP (CLAMD_HOST, CLAMD_PORT); it keeps its own signatures up to date. Without
+# either, scanning is off (the demo): documents stay « en attente » and remain downloadable.
+CLAMD_SOCKET = env_str("CLAMD_SOCKET")
+CLAMD_HOST = env_str("CLAMD_HOST")
+CLAMD_PORT = env_int("CLAMD_PORT", 3310)
+# Seconds allowed for connecting and for each exchange with clamd.
+CLAMD_TIMEOUT = env_int("CLAMD_TIMEOUT", 30)
+
 # Uploads stream to disk above 512 KB instead of filling worker memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 512 * 1024
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "documents.upload_handlers.SizeCappedTemporaryFileUploadHandler",
+]
+FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR") or None
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
 

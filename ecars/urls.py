@@ -15,6 +15,7 @@ admin.site.login = secure_admin_login(admin.site.login)
 urlpatterns = [
     path("", include("contracts.urls")),
     path("", include("evaluation.urls")),
+    path("", include("documents.urls")),
     path("compte/", include("accounts.urls")),
     path("accounts/", include(allauth_overrides)),
     path("accounts/", include("allauth.urls")),

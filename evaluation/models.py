@@ -240,6 +240,12 @@ class SelfEvaluation(models.Model):
     def days_left(self, today: datetime.date) -> int:
         return (self.deadline - today).days
 
+    def is_current(self) -> bool:
+        """Whether this is the contract's self-evaluation of its latest campaign (not an earlier year)."""
+        return not SelfEvaluation.objects.filter(
+            contract_id=self.contract_id, campaign__year__gt=self.campaign.year
+        ).exists()
+
 
 class Transition(models.Model):
     """One change of state of a self-evaluation: who, when, from, to, why. Append-only."""

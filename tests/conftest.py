@@ -38,7 +38,22 @@ class Client(DjangoClient):
         with TestCase.captureOnCommitCallbacks(execute=True):
             response = super().request(**request)
         _assert_post_forms_carry_a_csrf_token(response)
+        if getattr(response, "streaming", False):
+            _streaming_responses.append(response)
         return response
+
+
+# A WSGI server closes every response, read or not; the test client closes a streaming response only
+# once read to the end. Those a test does not read (a download it only checks the status of) are
+# closed after the test, as the server would, so their files are not left open.
+_streaming_responses = []
+
+
+@pytest.fixture(autouse=True)
+def _close_streaming_responses():
+    yield
+    while _streaming_responses:
+        _streaming_responses.pop().close()
 
 
 _POST_FORM = re.compile(rb'<form[^>]*method="post"[^>]*>(.*?)</form>', re.DOTALL | re.IGNORECASE)

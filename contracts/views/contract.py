@@ -1,11 +1,17 @@
 """The contract page (the manual's « formulaire de votre contrat ») and its two lists."""
 
+import uuid
+
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from contracts.models import Contract
+from documents.antivirus import may_download
 from documents.models import Document
+from documents.services import may_add_contract_documents
+from documents.validation import ACCEPT_ATTRIBUTE, ACCEPTED_FORMATS
 from evaluation.models import SelfEvaluation
 from evaluation.perms import DEADLINE_WARNING_DAYS, abilities, role_in_ej
 
@@ -33,10 +39,27 @@ def contract_detail(request, contract):
         "can": can,
         "days_left": days_left,
         "deadline_warning": days_left is not None and days_left <= DEADLINE_WARNING_DAYS,
-        "documents": Document.objects.filter(contract=contract).select_related("uploaded_by").order_by("-uploaded_at"),
+        **_documents_context(request, contract),
         "support_region": contract.ej.region,
     }
     return render(request, "contracts/contract_detail.html", context)
+
+
+def _documents_context(request, contract) -> dict:
+    """« Documents du contrat »: the list, the ARS's upload form, the archive link."""
+    documents = Document.objects.filter(contract=contract).select_related("uploaded_by").order_by("-uploaded_at")
+    user = request.user
+    return {
+        "documents": [(document, may_download(document, user)) for document in documents],
+        "has_any_document": Document.objects.filter(
+            Q(contract=contract) | Q(attachments__indicator_value__self_evaluation__contract=contract)
+        ).exists(),
+        "may_add_documents": may_add_contract_documents(user, contract),
+        "show_macros": user.is_agency_staff or user.is_superuser,
+        "upload_token": uuid.uuid4(),
+        "accept": ACCEPT_ATTRIBUTE,
+        "accepted_formats": ACCEPTED_FORMATS,
+    }
 
 
 @require_safe

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from audit.enums import EventType
 from audit.services import record_event
-from ecars.lib.http import client_ip
+from ecars.lib.http import client_ip, protect_user_file
 from evaluation import receipts, services
 from evaluation.values import display
 from evaluation.views.common import get_self_evaluation_for_user, page_context
@@ -99,11 +99,7 @@ def receipt(request, self_evaluation):
         filename=receipts.receipt_filename(self_evaluation),
         content_type="application/pdf",
     )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
-    response["Cross-Origin-Resource-Policy"] = "same-origin"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return protect_user_file(response)
 
 
 def _unavailable():

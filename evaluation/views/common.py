@@ -1,8 +1,9 @@
 """What the self-evaluation pages share: the single lookup, and the header's context."""
 
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 
-from evaluation.models import SelfEvaluation
+from evaluation.models import IndicatorValue, SelfEvaluation
 from evaluation.perms import abilities, role_in_ej
 from evaluation.tree import build_tree
 from evaluation.tree_html import tree_html
@@ -16,6 +17,30 @@ def get_self_evaluation_for_user(request, self_evaluation) -> SelfEvaluation:
         ),
         public_id=self_evaluation,
     )
+
+
+def get_question_value(self_evaluation, code, et_finess) -> IndicatorValue:
+    """The question `code` of the self-evaluation (of the ET `et_finess`, if given); 404 otherwise."""
+    queryset = IndicatorValue.objects.filter(
+        self_evaluation=self_evaluation,
+        # With the referential, the (referential, code) unique index finds the indicator at once.
+        indicator__referential_id=self_evaluation.campaign.referential_id,
+        indicator__code=code,
+    ).select_related("indicator__parent", "etablissement", "assigned_to")
+    if et_finess:
+        queryset = queryset.filter(etablissement__finess=et_finess)
+    else:
+        queryset = queryset.filter(etablissement__isnull=True)
+    value = get_object_or_404(queryset)
+    value.self_evaluation = self_evaluation
+    return value
+
+
+def question_url(value, anchor="question") -> str:
+    url = reverse("evaluation:question", args=[value.self_evaluation.public_id, value.indicator.code])
+    if value.etablissement:
+        url += f"?et={value.etablissement.finess}"
+    return f"{url}#{anchor}"
 
 
 def page_context(request, self_evaluation, *, assigned_to=None, current_pk=None):

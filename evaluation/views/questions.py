@@ -4,20 +4,20 @@ from dataclasses import dataclass
 
 from django.contrib import messages
 from django.db import transaction
-from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_safe
 
 from audit.enums import EventType
 from audit.services import record_event
 from contracts.enums import MembershipRole
+from documents.views import question_block
 from ecars.lib.http import client_ip
 from evaluation import services, values
 from evaluation.enums import SelfEvaluationState
 from evaluation.forms import AnswerForm, AssignmentForm
 from evaluation.models import IndicatorValue
 from evaluation.perms import role_in_ej
-from evaluation.views.common import get_self_evaluation_for_user, page_context
+from evaluation.views.common import get_question_value, get_self_evaluation_for_user, page_context, question_url
 
 
 # Earlier years' evaluator comments are shown once the evaluation was sent to the establishment.
@@ -41,20 +41,6 @@ def indicators(request, self_evaluation):
     mine = request.GET.get("mes-questions") == "1"
     context = page_context(request, self_evaluation, assigned_to=request.user if mine else None)
     return render(request, "evaluation/indicators.html", context)
-
-
-def _find_value(self_evaluation, code, et_finess) -> IndicatorValue:
-    queryset = IndicatorValue.objects.filter(
-        self_evaluation=self_evaluation,
-        # With the referential, the (referential, code) unique index finds the indicator at once.
-        indicator__referential_id=self_evaluation.campaign.referential_id,
-        indicator__code=code,
-    ).select_related("indicator__parent", "etablissement", "assigned_to")
-    if et_finess:
-        queryset = queryset.filter(etablissement__finess=et_finess)
-    else:
-        queryset = queryset.filter(etablissement__isnull=True)
-    return get_object_or_404(queryset)
 
 
 @dataclass
@@ -115,19 +101,11 @@ def _earlier_years(value):
     ]
 
 
-def _question_url(value):
-    url = reverse("evaluation:question", args=[value.self_evaluation.public_id, value.indicator.code])
-    if value.etablissement:
-        url += f"?et={value.etablissement.finess}"
-    return url + "#question"
-
-
 @require_http_methods(["GET", "POST"])
 def question(request, self_evaluation, code):
     """A question under the tree: the answer form (or its reading), earlier years, history, assignment."""
     self_evaluation = get_self_evaluation_for_user(request, self_evaluation)
-    value = _find_value(self_evaluation, code, request.GET.get("et"))
-    value.self_evaluation = self_evaluation
+    value = get_question_value(self_evaluation, code, request.GET.get("et"))
     form = AnswerForm.for_value(
         value, data=request.POST if request.method == "POST" and "assign" not in request.POST else None
     )
@@ -163,7 +141,7 @@ def question(request, self_evaluation, code):
                 messages.success(
                     request, f"{count} question{'s' if count > 1 else ''} confiée{'s' if count > 1 else ''}."
                 )
-            return redirect(_question_url(value))
+            return redirect(question_url(value))
     elif request.method == "POST":
         if form.is_valid():
             try:
@@ -183,7 +161,7 @@ def question(request, self_evaluation, code):
                 status = 409
             else:
                 messages.success(request, "Réponse enregistrée.")
-                return redirect(_question_url(value))
+                return redirect(question_url(value))
     # The tree is built only to show the page: a successful save redirects without it.
     context = page_context(request, self_evaluation, current_pk=value.pk)
     is_signataire = role_in_ej(request.user, self_evaluation.contract.ej) == MembershipRole.SIGNATAIRE
@@ -195,6 +173,7 @@ def question(request, self_evaluation, code):
             "form": form,
             "assignment_form": assignment_form if is_signataire and context["can"].write else None,
             "earlier_years": _earlier_years(value),
+            "documents_block": question_block(request, value, can_write=context["can"].write),
             "history": _history(value),
             "next_question": context["tree"].next_to_fill(after=current),
             "display_target": values.display(value.indicator.value_type, value.target),
@@ -228,7 +207,7 @@ def _conflict(request, context, value, current, form):
             "mine": mine,
             "mine_value": "Non concerné" if mine["not_applicable"] else values.display(value_type, mine["value"]),
             "mine_input": values.to_input(value_type, mine["value"]),
-            "question_url": _question_url(value),
+            "question_url": question_url(value),
         }
     )
     return render(request, "evaluation/conflict.html", context, status=409)

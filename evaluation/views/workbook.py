@@ -7,12 +7,11 @@ from django.contrib import messages
 from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_http_methods, require_safe
 
 from audit.enums import EventType
 from audit.services import record_event
-from ecars.lib.http import client_ip
+from ecars.lib.http import client_ip, protect_user_file
 from evaluation import services, workbook
 from evaluation.models import IndicatorValue
 from evaluation.perms import abilities, role_in_ej
@@ -39,11 +38,7 @@ def download(request, self_evaluation):
     content = workbook.export_workbook(self_evaluation, editable=can.write)
     response = HttpResponse(content, content_type=workbook.MIME_TYPE)
     response["Content-Disposition"] = f'attachment; filename="{workbook.filename(self_evaluation)}"'
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
-    response["Cross-Origin-Resource-Policy"] = "same-origin"
-    patch_cache_control(response, private=True, no_store=True)
-    return response
+    return protect_user_file(response)
 
 
 def _pending(request) -> dict:

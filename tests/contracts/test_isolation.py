@@ -12,6 +12,7 @@ from django.urls import reverse
 from contracts.enums import MembershipRole
 from tests.accounts.factories import UserFactory
 from tests.contracts.factories import ContractFactory, EtablissementFactory, MembershipFactory
+from tests.documents.factories import AttachmentFactory
 from tests.evaluation.factories import IndicatorValueFactory, SelfEvaluationFactory
 from tests.urlconf import all_routes
 
@@ -31,12 +32,14 @@ def objects_of(ej):
     contract.etablissements.add(etablissement)
     self_evaluation = SelfEvaluationFactory(contract=contract)
     value = IndicatorValueFactory(self_evaluation=self_evaluation)
+    attachment = AttachmentFactory(document__ej=ej, indicator_value=value)
     return {
         "ej": ej.public_id,
         "contract": contract.public_id,
         "etablissement": etablissement.public_id,
         "self_evaluation": self_evaluation.public_id,
         "code": value.indicator.code,
+        "document": attachment.document.public_id,
     }
 
 

@@ -220,8 +220,9 @@ def test_contract_page_queries_do_not_grow_with_documents(
         DocumentFactory(ej=contract.ej, contract=contract)
     client = client_for(member)
     client.get(contract_url(contract))
-    # session, user, savepoint, contract, self-evaluation, role, last extension request, documents, release
-    with django_assert_num_queries(9):
+    # session, user, savepoint, contract, self-evaluation, role, last extension request, documents,
+    # whether the contract has any document at all (« Récupérer tous les documents »), release
+    with django_assert_num_queries(10):
         client.get(contract_url(contract))
 
 

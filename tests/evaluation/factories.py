@@ -1,11 +1,14 @@
 import datetime
+import hashlib
 
 import factory
+from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from evaluation.enums import CampaignState, SelfEvaluationState, ValueType
 from evaluation.models import (
     Campaign,
+    ClosureReceipt,
     IndicatorValue,
     IndicatorValueHistory,
     Node,
@@ -116,3 +119,22 @@ class IndicatorValueHistoryFactory(factory.django.DjangoModelFactory):
     indicator_value = factory.SubFactory(IndicatorValueFactory)
     version = 2
     changes = factory.LazyFunction(lambda: {"value": ["", "1"]})
+
+
+class ClosureReceiptFactory(factory.django.DjangoModelFactory):
+    """A stored attestation de clôture; `content` gives the PDF's bytes (its SHA-256 follows)."""
+
+    class Meta:
+        model = ClosureReceipt
+
+    class Params:
+        content = b"%PDF-1.7\n% attestation de cloture\n%%EOF\n"
+
+    self_evaluation = factory.SubFactory(SelfEvaluationFactory, closed=True)
+    file = factory.LazyAttribute(lambda receipt: ContentFile(receipt.content, name="attestation.pdf"))
+    file_sha256 = factory.LazyAttribute(lambda receipt: hashlib.sha256(receipt.content).hexdigest())
+    answers_sha256 = hashlib.sha256(b"answers").hexdigest()
+    closed_by = factory.SubFactory("tests.accounts.factories.UserFactory")
+    closed_at = factory.LazyFunction(timezone.now)
+    filled = 1
+    total = 1

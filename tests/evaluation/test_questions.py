@@ -25,6 +25,7 @@ from evaluation.models import IndicatorValue, IndicatorValueHistory, SelfEvaluat
 from tests.accounts.factories import UserFactory
 from tests.conftest import Client
 from tests.contracts.factories import MembershipFactory
+from tests.documents.factories import AttachmentFactory
 from tests.evaluation.factories import CampaignFactory, SelfEvaluationFactory
 
 
@@ -358,20 +359,28 @@ def test_the_target_rule_is_explained(client_for, demo):
     assertContains(response, "la réponse est au moins égale à la cible")
 
 
-@pytest.mark.parametrize("history", [1, 10])
-def test_the_question_page_runs_the_same_queries_whatever_its_history(
-    client_for, demo, history, django_assert_num_queries
+@pytest.mark.parametrize("size", [1, 10])
+def test_the_question_page_runs_the_same_queries_whatever_its_history_and_documents(
+    client_for, demo, size, django_assert_num_queries
 ):
     user, self_evaluation = demo
     value = value_of(self_evaluation, "2.1.1.a")
-    for version in range(2, history + 2):
+    other_value = value_of(self_evaluation, "2.1.1.b")
+    for version in range(2, size + 2):
         IndicatorValueHistory.objects.create(
             indicator_value=value, version=version, changes={"comment": ["", str(version)]}, changed_by=user
         )
+    for _ in range(size):
+        # Listed under this question, and offered by « Joindre un document déjà déposé ».
+        AttachmentFactory(document__ej=self_evaluation.contract.ej, indicator_value=value, attached_by=user)
+        AttachmentFactory(document__ej=self_evaluation.contract.ej, indicator_value=other_value)
     client = client_for(user)
     client.get(question_url(self_evaluation, "2.1.1.a"))
-    with django_assert_num_queries(14):
-        client.get(question_url(self_evaluation, "2.1.1.a"))
+    # The question's documents, whether the year is the current one (« Retirer »), those that may be
+    # joined, and the questions these already support.
+    with django_assert_num_queries(14 + 4):
+        response = client.get(question_url(self_evaluation, "2.1.1.a"))
+    assert response.content.count(b'href="/documents/') == size
 
 
 def test_a_question_page_of_another_ej_is_404(client, other_member, demo):

@@ -1,0 +1,90 @@
+"""« Documents du contrat »: the ARS adds them, everyone with access lists and downloads them."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
+
+from audit.enums import EventType
+from audit.models import AuditEvent
+from documents.models import Attachment, Document
+from tests.accounts.factories import UserFactory
+from tests.contracts.factories import ContractFactory
+from tests.documents.corpus import HTML_PAGE, sample, stored_files
+
+
+PDF = sample("valid.pdf")
+
+
+@pytest.fixture
+def contract(ej):
+    return ContractFactory(ej=ej)
+
+
+def contract_url(contract):
+    return reverse("contracts:contract_detail", args=[contract.public_id])
+
+
+def add(client, contract, *files):
+    return client.post(
+        reverse("documents:contract_upload", args=[contract.public_id]),
+        {"documents": [SimpleUploadedFile(name, content) for name, content in files]},
+    )
+
+
+def test_ars_staff_add_contract_documents_everyone_lists_and_downloads_them(
+    client_for, ars_staff, member, contract, storage_dir
+):
+    agent = client_for(ars_staff)
+    page = agent.get(contract_url(contract))
+    assertContains(page, "Documents du contrat")
+    assertContains(page, "Ajouter document")
+    assertContains(page, "20 Mo maximum par fichier")
+
+    response = add(agent, contract, ("CAQES signé.pdf", PDF), ("Avenant n°1.docx", sample("valid.docx")))
+
+    assertRedirects(response, contract_url(contract) + "#documents", fetch_redirect_response=False)
+    documents = Document.objects.order_by("original_name")
+    assert [document.original_name for document in documents] == ["Avenant n°1.docx", "CAQES signé.pdf"]
+    assert all(document.contract == contract and document.ej == contract.ej for document in documents)
+    assert not Attachment.objects.exists()
+    assert len(stored_files(storage_dir)) == 2
+    assert AuditEvent.objects.filter(event_type=EventType.DOCUMENT_UPLOADED, actor=ars_staff).count() == 2
+    assertContains(agent.get(contract_url(contract)), "« CAQES signé.pdf » a été ajouté aux documents du contrat.")
+
+    page = client_for(member).get(contract_url(contract))
+    assertContains(page, "CAQES signé.pdf")
+    assertContains(page, str(ars_staff))
+    assertContains(page, "Récupérer tous les documents")
+    assertNotContains(page, 'id="documents-fichiers"')
+    document = documents.get(original_name="CAQES signé.pdf")
+    assertContains(page, reverse("documents:download", args=[document.public_id]))
+    download = client_for(member).get(reverse("documents:download", args=[document.public_id]))
+    assert b"".join(download.streaming_content) == PDF
+
+
+def test_establishments_add_documents_only_under_questions(client_for, member, contract, storage_dir):
+    """The manual's rule 3: the contract's upload answers 404 to them, and stores nothing."""
+    response = add(client_for(member), contract, ("CAQES.pdf", PDF))
+    assert response.status_code == 404
+    assert not Document.objects.exists() and stored_files(storage_dir) == []
+
+
+def test_ars_staff_of_another_region_cannot_add(client_for, other_region, contract, storage_dir):
+    outsider = UserFactory(ars_staff=True, region=other_region)
+    assert add(client_for(outsider), contract, ("CAQES.pdf", PDF)).status_code == 404
+    assert not Document.objects.exists() and stored_files(storage_dir) == []
+
+
+def test_a_refused_contract_document_says_why(client_for, ars_staff, contract, storage_dir):
+    agent = client_for(ars_staff)
+    add(agent, contract, ("page.pdf", HTML_PAGE))
+    assertContains(agent.get(contract_url(contract)), "« page.pdf » est refusé")
+    assert not Document.objects.exists() and stored_files(storage_dir) == []
+
+
+def test_the_ars_sees_the_macro_flag_on_contract_documents(client_for, ars_staff, member, contract, storage_dir):
+    add(client_for(ars_staff), contract, ("Suivi.xlsm", sample("valid.xlsm")))
+    assert Document.objects.get().has_macros
+    assertContains(client_for(ars_staff).get(contract_url(contract)), "contient des macros")
+    assertNotContains(client_for(member).get(contract_url(contract)), "contient des macros")
