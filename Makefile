@@ -53,8 +53,9 @@ fix: venv ## Apply the linter's fixes and format the code
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: venv system-packages check-postgres ## Measure the indicator tree and a question's save against the floors (DESIGN.md §7)
+bench: venv system-packages check-postgres ## Measure the indicator tree, a question's save, the documents' ZIP and upload against the floors (DESIGN.md §7)
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/ecars_bench} $(PY) bench/tree_and_save.py
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/ecars_bench} $(PY) bench/documents.py
 
 migrate: venv-runtime ## Apply the database migrations (DATABASE_URL)
 	$(PY) manage.py migrate
