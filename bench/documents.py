@@ -17,6 +17,10 @@ in-process (no network), with the documents stored in a temporary folder and the
 
 and prints the ratios the budgets of DESIGN.md §7 are written in. Nothing here is a test: no
 assertion, only figures to read (and to compare between commits).
+
+Caveat on the upload's ratio: called in-process, the sink only copies bytes out of memory (Go/s),
+whereas DESIGN.md's budget (≥ 0.7×) was written against a sink reached over the network through
+gunicorn (a few hundred Mo/s). Read the upload's own throughput, not only the ratio.
 """
 
 import gc
