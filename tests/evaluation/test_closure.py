@@ -15,6 +15,7 @@ from types import SimpleNamespace
 import pytest
 from django.core import mail
 from django.core.files.storage import FileSystemStorage
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -23,6 +24,8 @@ from pytest_django.asserts import assertContains, assertNotContains, assertRedir
 from audit.enums import EventType
 from audit.models import AuditEvent
 from contracts.enums import MembershipRole
+from documents import services as document_services
+from documents.models import Attachment, Document
 from ecars import emails
 from evaluation import receipts, services
 from evaluation.enums import FilledBy, SelfEvaluationState
@@ -37,6 +40,7 @@ from tests.contracts.factories import (
     MembershipFactory,
     RegionFactory,
 )
+from tests.documents.corpus import sample
 from tests.evaluation.factories import CampaignFactory, IndicatorValueFactory, NodeFactory, SelfEvaluationFactory
 from tests.evaluation.test_tree import demo, fill_everything  # noqa: F401 - the manual's world, as a fixture
 
@@ -411,9 +415,12 @@ def test_closing_twice_is_refused(client_for, world):
 
 
 def test_every_write_replayed_after_the_closure_is_refused_and_changes_nothing(client_for, world):
-    """SECURITY.md C3: values (service and page), assignment, closing again."""
+    """SECURITY.md C3: values (service and page), assignment, documents, closing again."""
     client = client_for(world.signataire)
     answers = [world.yes_no, world.rate_1, world.rate_2, world.text]
+    document = document_services.upload_to_question(
+        SimpleUploadedFile("Preuve.pdf", sample("valid.pdf")), value=world.yes_no, acting_user=world.signataire
+    )
     # What the pages would have posted before the closure, captured with the versions of then.
     captured = [
         (
@@ -458,6 +465,27 @@ def test_every_write_replayed_after_the_closure_is_refused_and_changes_nothing(c
         assert "Réponse enregistrée" not in response.content.decode()
     with pytest.raises(services.WriteRefused):
         services.assign_questions(answers, assignee=world.contributeur, acting_user=world.signataire)
+    documents_before = (Document.objects.count(), list(Attachment.objects.values_list("pk", "withdrawn_at")))
+    for value in answers:
+        question = [world.self_evaluation.public_id, value.indicator.code]
+        et = f"?et={value.etablissement.finess}" if value.etablissement else ""
+        upload = client.post(
+            reverse("documents:question_upload", args=question) + et,
+            {"documents": [SimpleUploadedFile("Rejoue.pdf", sample("valid.pdf"))]},
+        )
+        assert upload.status_code == 409
+        attach_url = reverse("documents:question_attach", args=question) + et
+        assert client.post(attach_url, {"document": document.public_id}).status_code == 409
+    withdraw = client.post(
+        reverse("documents:question_withdraw", args=[world.self_evaluation.public_id, "1.a", document.public_id])
+    )
+    assert withdraw.status_code == 409
+    world.yes_no.self_evaluation = world.self_evaluation
+    with pytest.raises(services.WriteRefused):
+        document_services.upload_to_question(
+            SimpleUploadedFile("Rejoue.pdf", sample("valid.pdf")), value=world.yes_no, acting_user=world.signataire
+        )
+    assert (Document.objects.count(), list(Attachment.objects.values_list("pk", "withdrawn_at"))) == documents_before
     response = client.post(close_url(world.self_evaluation))
     assertContains(response, "Vous ne pouvez pas clore cette auto-évaluation", status_code=409)
     assertContains(response, receipt_url(world.self_evaluation), status_code=409)
