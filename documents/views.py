@@ -25,7 +25,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from contracts.views.contract import get_contract_for_user
 from documents import services
-from documents.antivirus import may_download
+from documents.antivirus import may_download, scanning_enabled
 from documents.archive import CHUNK_SIZE, Member, stream_zip
 from documents.enums import ScanStatus
 from documents.models import Attachment, Document
@@ -89,6 +89,7 @@ def question_block(request, value, *, can_write: bool, results=()) -> dict:
         "rows": rows,
         "can_add": can_write,
         "show_macros": user.is_agency_staff or user.is_superuser,
+        "scanning": scanning_enabled(),
         "attachable": [(document, _where(document)) for document in attachable],
         "accept": ACCEPT_ATTRIBUTE,
         "accepted_formats": ACCEPTED_FORMATS,

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from contracts.models import Contract
-from documents.antivirus import may_download
+from documents.antivirus import may_download, scanning_enabled
 from documents.models import Document
 from documents.services import may_add_contract_documents
 from documents.validation import ACCEPT_ATTRIBUTE, ACCEPTED_FORMATS
@@ -56,6 +56,7 @@ def _documents_context(request, contract) -> dict:
         ).exists(),
         "may_add_documents": may_add_contract_documents(user, contract),
         "show_macros": user.is_agency_staff or user.is_superuser,
+        "scanning": scanning_enabled(),
         "upload_token": uuid.uuid4(),
         "accept": ACCEPT_ATTRIBUTE,
         "accepted_formats": ACCEPTED_FORMATS,

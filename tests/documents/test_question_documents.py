@@ -516,3 +516,10 @@ def test_a_quarantined_document_is_listed_without_a_link(client_for, member, val
     page = client_for(member).get(page_url(value))
     assertContains(page, "infecté — en quarantaine")
     assertNotContains(page, reverse("documents:download", args=[document.public_id]))
+
+
+def test_en_attente_is_shown_only_when_an_antivirus_will_answer(client_for, member, value, settings):
+    AttachmentFactory(document__ej=value.self_evaluation.contract.ej, indicator_value=value)
+    assertNotContains(client_for(member).get(page_url(value)), "en attente d'analyse")
+    settings.CLAMD_SOCKET = "/run/clamav/clamd.ctl"
+    assertContains(client_for(member).get(page_url(value)), "en attente d'analyse")
