@@ -266,23 +266,37 @@ def _decide(locked, extension_request, *, acting_user, grant, until, reason, req
     extension_request.decided_at = timezone.now()
     extension_request.decision_reason = reason
     extension_request.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+    _record_decision(
+        locked,
+        target=extension_request,
+        acting_user=acting_user,
+        until=until if grant else None,
+        requested_until=extension_request.requested_until,
+        previous_deadline=previous_deadline,
+        reason=reason,
+        request=request,
+    )
+    _email_decided(extension_request, locked)
+    return extension_request
+
+
+def _record_decision(locked, *, target, acting_user, until, requested_until, previous_deadline, reason, request):
+    """Audit a decision on the deadline: granted up to `until`, or refused (`until` None)."""
     record_event(
         EventType.EXTENSION_DECIDED,
         actor=acting_user,
         ej=locked.contract.ej,
-        target=extension_request,
+        target=target,
         data={
             "self_evaluation": str(locked.public_id),
-            "granted": grant,
-            "requested_until": extension_request.requested_until.isoformat(),
-            "until": until.isoformat() if grant else None,
+            "granted": until is not None,
+            "requested_until": requested_until.isoformat() if requested_until else None,
+            "until": until.isoformat() if until else None,
             "previous_deadline": previous_deadline.isoformat(),
             "reason": reason,
         },
         ip_address=_ip(request),
     )
-    _email_decided(extension_request, locked)
-    return extension_request
 
 
 def _extend(locked: SelfEvaluation, until: datetime.date) -> None:
@@ -342,20 +356,15 @@ def reopen(
         else:
             previous_deadline = locked.deadline
             _extend(locked, extend_until)
-            record_event(
-                EventType.EXTENSION_DECIDED,
-                actor=acting_user,
-                ej=locked.contract.ej,
+            _record_decision(
+                locked,
                 target=locked,
-                data={
-                    "self_evaluation": str(locked.public_id),
-                    "granted": True,
-                    "requested_until": None,
-                    "until": extend_until.isoformat(),
-                    "previous_deadline": previous_deadline.isoformat(),
-                    "reason": reason,
-                },
-                ip_address=_ip(request),
+                acting_user=acting_user,
+                until=extend_until,
+                requested_until=None,
+                previous_deadline=previous_deadline,
+                reason=reason,
+                request=request,
             )
     _email_reopened(locked, reason=reason)
     return locked

@@ -13,14 +13,19 @@ PDF_BYTES = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 class DocumentFactory(factory.django.DjangoModelFactory):
+    """A document stored in the documents storage; `content` gives its bytes (size and SHA-256 follow)."""
+
     class Meta:
         model = Document
 
+    class Params:
+        content = PDF_BYTES
+
     ej = factory.SubFactory(EntiteJuridiqueFactory)
-    file = factory.LazyFunction(lambda: ContentFile(PDF_BYTES, name="piece.pdf"))
+    file = factory.LazyAttribute(lambda document: ContentFile(document.content, name="piece.pdf"))
     original_name = factory.Sequence(lambda n: f"Pièce justificative {n}.pdf")
-    size = len(PDF_BYTES)
-    sha256 = hashlib.sha256(PDF_BYTES).hexdigest()
+    size = factory.LazyAttribute(lambda document: len(document.content))
+    sha256 = factory.LazyAttribute(lambda document: hashlib.sha256(document.content).hexdigest())
     mime_type = "application/pdf"
     uploaded_by = factory.SubFactory(UserFactory)
 

@@ -5,7 +5,6 @@ installed; `make test` installs it.
 """
 
 import datetime
-import hashlib
 import logging
 import os
 import socket
@@ -18,7 +17,6 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core import mail
 from django.core.files import File
-from django.core.files.base import ContentFile
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
@@ -56,12 +54,7 @@ def scanning_off(settings):
 
 def stored_document(content: bytes = PDF_BYTES, **kwargs):
     """A document whose file, with these bytes, is in the documents storage."""
-    return DocumentFactory(
-        file=ContentFile(content, name="piece.pdf"),
-        size=len(content),
-        sha256=hashlib.sha256(content).hexdigest(),
-        **kwargs,
-    )
+    return DocumentFactory(content=content, **kwargs)
 
 
 def call_command_output(*args) -> str:

@@ -7,7 +7,6 @@ import tracemalloc
 import zipfile
 
 import pytest
-from django.core.files.base import ContentFile
 from django.urls import reverse
 
 from documents.archive import DocumentAltered
@@ -29,14 +28,7 @@ def value(contract):
 
 
 def stored(ej, content, *, name, **fields):
-    return DocumentFactory(
-        ej=ej,
-        file=ContentFile(content, name="x"),
-        original_name=name,
-        size=len(content),
-        sha256=hashlib.sha256(content).hexdigest(),
-        **fields,
-    )
+    return DocumentFactory(ej=ej, content=content, original_name=name, **fields)
 
 
 def attach(value, content, name, **fields):

@@ -34,7 +34,7 @@ def sha256(data: bytes) -> str:
 
 
 def document_with(content: bytes):
-    return DocumentFactory(file=ContentFile(content, name="piece.pdf"), size=len(content), sha256=sha256(content))
+    return DocumentFactory(content=content)
 
 
 def receipt_with(content: bytes):

@@ -1,9 +1,6 @@
 """Downloads (SECURITY.md E7–E9): only through the authorising view, as attachments, checked, headed."""
 
-import hashlib
-
 import pytest
-from django.core.files.base import ContentFile
 from django.urls import reverse
 from pytest_django.asserts import assertContains
 
@@ -19,15 +16,7 @@ def download_url(document):
 
 
 def stored(ej, content, *, name="rapport.pdf", mime_type="application/pdf", **fields):
-    return DocumentFactory(
-        ej=ej,
-        file=ContentFile(content, name="x"),
-        original_name=name,
-        size=len(content),
-        sha256=hashlib.sha256(content).hexdigest(),
-        mime_type=mime_type,
-        **fields,
-    )
+    return DocumentFactory(ej=ej, content=content, original_name=name, mime_type=mime_type, **fields)
 
 
 def body(response):

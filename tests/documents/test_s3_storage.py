@@ -41,9 +41,7 @@ def sha256(data: bytes) -> str:
 
 
 def document_with(content: bytes, name: str = "Rapport d'activité 2025.pdf"):
-    return DocumentFactory(
-        file=ContentFile(content, name=name), original_name=name, size=len(content), sha256=sha256(content)
-    )
+    return DocumentFactory(content=content, original_name=name)
 
 
 def stored_bytes(s3_server, key: str) -> bytes:
