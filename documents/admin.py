@@ -8,8 +8,9 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
+from documents.antivirus import may_download
 from documents.models import Attachment, Document
-from ecars.admin import ReadOnlyMixin, RegionScopedAdmin, ScopedRelatedListFilter
+from ecars.admin import ReadOnlyInline, ReadOnlyMixin, RegionScopedAdmin, ScopedRelatedListFilter
 
 
 # What an attachment is displayed with: its document, and the question's indicator and self-evaluation.
@@ -20,7 +21,7 @@ ATTACHMENT_RELATED = (
 )
 
 
-class AttachmentInline(ReadOnlyMixin, admin.TabularInline):
+class AttachmentInline(ReadOnlyInline):
     model = Attachment
     fields = ("indicator_value", "attached_by", "attached_at", "withdrawn_at", "withdrawn_by")
     readonly_fields = fields
@@ -67,6 +68,9 @@ class DocumentAdmin(ReadOnlyMixin, RegionScopedAdmin):
 
     @admin.display(description="fichier")
     def download(self, obj):
+        # No link until the antivirus says « sain » (SECURITY.md E9): the reason instead.
+        if not may_download(obj, None):  # the verdict is the same for every reader
+            return f"« {obj.original_name} » — non téléchargeable : {obj.get_scan_status_display()}"
         url = reverse("documents:download", args=[obj.public_id])
         return format_html('<a href="{}" download>Télécharger « {} »</a>', url, obj.original_name)
 

@@ -3,14 +3,15 @@
 Uploads are always accepted and stored « en attente »; once the upload's transaction commits, a task
 streams the stored file to clamd and records the verdict:
 
-- « sain »: anybody the download view authorises may download it;
+- « sain »: anybody the download view authorises may download it. While scanning is enabled, only
+  then (SECURITY.md E9): « en attente », nobody downloads it, not even its uploader nor an agent;
 - « infecté » (signature name in `scan_detail`): quarantined for good. Nobody downloads it, users
   cannot delete it, it is kept for analysis; the uploader and the ARS are told by e-mail and the
   event is audited. A later scan never clears it: an agent decides;
 - « erreur » (reason in `scan_detail`): clamd could not give a verdict (down, timeout, size limit…).
-  Like a pending document, only the uploader and agency staff may download it until a re-scan
-  (`manage.py rescan_documents`, run from cron) succeeds. A re-scan that fails on a document already
-  « sain » keeps that verdict and leaves `scanned_at` as it was, so that the next run tries again.
+  Like a pending document, nobody downloads it until a re-scan (`manage.py rescan_documents`, run
+  from cron) says « sain ». A re-scan that fails on a document already « sain » keeps that verdict
+  and leaves `scanned_at` as it was, so that the next run tries again.
 
 Signatures are a concern of the clamd service (freshclam on its side), never of this code or of its
 build. Without CLAMD_SOCKET or CLAMD_HOST scanning is off (the demo): documents stay « en attente »
@@ -228,16 +229,14 @@ def _quarantine(document: Document, signature: str) -> None:
 def may_download(document: Document, user) -> bool:
     """Whether the antivirus verdict lets `user` download the document (on top of the view's authorisation).
 
-    Infected: never (quarantine). Pending or error while scanning is enabled: only the uploader and
-    agency staff. Scanning disabled (no clamd configured, e.g. the demo): pending documents are
-    downloadable, since no verdict will ever come; errors stay restricted.
+    Scanning enabled: « sain » only, for everybody alike. The uploader already has the file, and an
+    agent opening an unscanned file on an ARS workstation is precisely what the scan is there to
+    prevent; « Récupérer tous les documents » leaves the others out and says why.
+
+    Scanning disabled (no clamd configured, e.g. the demo): pending documents are downloadable, since
+    no verdict will ever come. A document « en erreur » (scanned once, when a clamd was configured)
+    or « infecté » never is. `user` is kept for the callers: the verdict is the same for all.
     """
-    if document.scan_status == ScanStatus.INFECTE:
-        return False
     if document.scan_status == ScanStatus.SAIN:
         return True
-    if document.scan_status == ScanStatus.EN_ATTENTE and not scanning_enabled():
-        return True
-    if not user.is_authenticated:
-        return False
-    return user.pk == document.uploaded_by_id or user.is_agency_staff
+    return document.scan_status == ScanStatus.EN_ATTENTE and not scanning_enabled()

@@ -2,16 +2,18 @@
 
 Pure: nothing is stored and nothing is extracted. `validate_upload` reads the file once, in chunks
 (constant memory: the first megabyte for libmagic, the last kilobyte for the PDF trailer, a SHA-256),
-then checks the structure of the formats that have one: the ZIP central directory of archives and of
-OOXML/OpenDocument files, the header of images through Pillow. The client's content type is never read.
+then checks the structure of the formats that have one: the entries of ZIP archives and of OOXML and
+OpenDocument files (their central directory, then each entry decompressed in bounded chunks, never
+written anywhere), the header of images through Pillow. The client's content type is never read.
 
 The content must be what the extension says, decided from the bytes: libmagic's MIME type must be
 one that `MIME_TYPES` lists for the extension (the strings of Debian 12's libmagic 5.44, kept under
 test: they differ between libmagic versions), and the structural check of the extension must pass.
-Executables are refused whatever their name. Macro-capable content is flagged, not refused
-(« contient des macros », SECURITY.md §0.6 and E5).
+Executables are refused whatever their name, and so are programs and scripts inside an archive.
+Macro-capable content is flagged, not refused (« contient des macros », SECURITY.md §0.6 and E5).
 """
 
+import bz2
 import hashlib
 import re
 import stat
@@ -19,6 +21,7 @@ import struct
 import unicodedata
 import warnings
 import zipfile
+import zlib
 from dataclasses import dataclass
 
 import magic
@@ -37,16 +40,23 @@ ACCEPTED_FORMATS = ", ".join(ALLOWED_EXTENSIONS)
 
 MAX_NAME_LENGTH = 200
 
-# .zip archives (SECURITY.md E4), checked on their central directory only.
+# ZIP-based files (SECURITY.md E4): .zip archives, and the OOXML and OpenDocument documents, which are
+# ZIP containers too and get the same rules. Sizes and ratios are first read from the central directory,
+# then checked against the real bytes: every entry is decompressed, in chunks, and must be exactly as
+# large as declared (see `_check_entries`).
 ZIP_MAX_ENTRIES = 1000
+# The most bytes decompressed for one upload, and so its cost: about 0.3 s of one core for 200 Mo of
+# Deflate (zlib 1.2.13 here, CRC included), constant memory. It keeps room for real documents (a 20 Mo
+# workbook of figures holds about 150 Mo of XML: ratio 7 to 8), and the ratio rule below means that
+# reaching it takes at least 2 Mo of upload, which arrives over the network more slowly than it is
+# checked. Should uploads ever saturate the CPU on deadline day, this is the limit to lower.
 ZIP_MAX_TOTAL_SIZE = 200 * 1024 * 1024
 ZIP_MAX_RATIO = 100
 # Deflate legitimately packs a small run of blanks (an empty CSV column, a padded text) far beyond
 # 100:1, and a small entry cannot be a bomb by itself (the total size bounds them all): the ratio
 # rule applies to entries, and to the whole, of at least this uncompressed size.
 ZIP_RATIO_MIN_SIZE = 1024 * 1024
-# OOXML and OpenDocument files are ZIP containers too: their directory is read (never their content,
-# apart from the few bytes of an OpenDocument `mimetype`), so only its size is bounded.
+# A document has more parts than an archive has files (a presentation: one per slide, image, layout…).
 CONTAINER_MAX_ENTRIES = 10_000
 # The central directory is read whole by `zipfile`: 4 Mo is far above any real one (≈ 100 bytes an entry).
 ZIP_MAX_DIRECTORY_SIZE = 4 * 1024 * 1024
@@ -435,12 +445,7 @@ def _check_content(file, name, extension, read, mime_type):
     if mime_type not in MIME_TYPES[extension]:
         # A password-protected .docx/.xlsx/.pptx is an OLE2 file around an « EncryptedPackage » stream.
         if extension in OOXML_MAIN_PARTS and "EncryptedPackage" in read.ole_names:
-            raise UploadRefused(
-                name,
-                "le document est protégé par un mot de passe, ce qui empêche son analyse antivirus : "
-                "enregistrez-le sans mot de passe",
-                "encrypted_document",
-            )
+            raise _encrypted_document(name)
         raise mismatch()
 
     if extension == "pdf":
@@ -465,28 +470,42 @@ def _check_content(file, name, extension, read, mime_type):
             return True
         raise mismatch()
 
-    # From here on, a ZIP: .zip, OOXML or OpenDocument.
+    # From here on, a ZIP: .zip, OOXML or OpenDocument. The rules of SECURITY.md E4 apply to all of them:
+    # a .docx is as able as a .zip to carry a bomb or to lie in its central directory.
     if not read.head.startswith(ZIP_SIGNATURES):
         raise mismatch()
     is_archive = extension == "zip"
-    archive = _open_zip(file, name, read.size, ZIP_MAX_ENTRIES if is_archive else CONTAINER_MAX_ENTRIES)
+    archive, directory_start = _open_zip(file, name, read.size, is_archive=is_archive)
     with archive:
         entries = archive.infolist()
-        if is_archive:
-            _check_archive(name, entries)
-            return False
         names = {entry.filename for entry in entries}
+        # The kind of the container first, from its names (and a few bytes): cheaper than decompressing.
         if extension in OOXML_MAIN_PARTS:
             if "[Content_Types].xml" not in names or OOXML_MAIN_PARTS[extension] not in names:
                 raise mismatch()
-            return any(
-                entry.lower().endswith("vbaproject.bin") or entry.lower().startswith("xl/macrosheets/")
-                for entry in names
-            )
-        if _odf_mime_type(archive) != _ODF_MIME_TYPES[extension]:
+        elif not is_archive and _odf_mime_type(archive) != _ODF_MIME_TYPES[extension]:
             raise mismatch()
-        # LibreOffice Basic macros and scripts of an OpenDocument file.
-        return any(entry.startswith(("Basic/", "Scripts/")) for entry in names)
+        is_odf = extension in _ODF_MIME_TYPES
+        encrypted_odf = _check_entries(
+            file,
+            name,
+            entries,
+            directory_start,
+            is_archive=is_archive,
+            search=(ODF_MANIFEST, ODF_ENCRYPTION_MARKER) if is_odf else None,
+        )
+    if is_archive:
+        return False
+    if extension in OOXML_MAIN_PARTS:
+        return any(
+            entry.lower().endswith("vbaproject.bin") or entry.lower().startswith("xl/macrosheets/") for entry in names
+        )
+    # A password-protected OpenDocument file keeps its parts encrypted (ODF 1.2 part 3, 3.8), which the
+    # ZIP flags do not show: its manifest describes the encryption of each.
+    if encrypted_odf:
+        raise _encrypted_document(name)
+    # LibreOffice Basic macros and scripts of an OpenDocument file.
+    return any(entry.startswith(("Basic/", "Scripts/")) for entry in names)
 
 
 def _looks_like_web_page(head):
@@ -514,20 +533,116 @@ def _verify_image(file, name, image_format):
 
 # --- ZIP ----------------------------------------------------------------------------------------------
 
+# What each rule says, for an archive (.zip) and for a document (OOXML, OpenDocument).
+ZIP_REASONS = {
+    "too_many_entries": (
+        "l'archive contient plus de {limit} fichiers",
+        "le document contient plus de {limit} fichiers",
+    ),
+    "encrypted_entry": (
+        "l'archive contient un fichier chiffré (« {entry} »), que l'antivirus ne peut pas analyser",
+        "le document contient une partie chiffrée (« {entry} »), que l'antivirus ne peut pas analyser",
+    ),
+    "unsafe_path": (
+        "l'archive contient un chemin dangereux (« {entry} »)",
+        "le document contient un chemin dangereux (« {entry} »)",
+    ),
+    "symlink": (
+        "l'archive contient un lien symbolique (« {entry} »)",
+        "le document contient un lien symbolique (« {entry} »)",
+    ),
+    "executable_entry": (
+        "l'archive contient un programme ou un script (« {entry} »)",
+        "le document contient un programme (« {entry} »)",
+    ),
+    "unsupported_compression": (
+        "l'archive utilise une méthode de compression que le portail ne sait pas vérifier (« {entry} ») : "
+        "recréez-la avec la compression ZIP standard (Deflate), celle de l'Explorateur Windows par exemple",
+        "le document utilise une méthode de compression que le portail ne sait pas vérifier (« {entry} ») : "
+        "enregistrez-le à nouveau depuis votre logiciel de bureautique",
+    ),
+    "zip_bomb": (
+        "l'archive est anormalement compressée (plus de {ratio} fois), comme une « bombe ZIP »",
+        "le document est anormalement compressé (plus de {ratio} fois), comme une « bombe ZIP »",
+    ),
+    "archive_too_large": (
+        "une fois décompressée, l'archive dépasserait {limit} Mo",
+        "une fois décompressé, le document dépasserait {limit} Mo",
+    ),
+    "size_mismatch": (
+        "l'archive est endommagée ou falsifiée : la taille annoncée de « {entry} » n'est pas sa taille réelle",
+        "le document est endommagé ou falsifié : la taille annoncée de « {entry} » n'est pas sa taille réelle",
+    ),
+    "overlapping_entries": (
+        "l'archive est endommagée ou falsifiée : « {entry} » empiète sur un autre fichier",
+        "le document est endommagé ou falsifié : « {entry} » empiète sur une autre partie",
+    ),
+    "broken_entry": (
+        "l'archive est endommagée ou falsifiée : « {entry} » est illisible",
+        "le document est endommagé ou falsifié : « {entry} » est illisible",
+    ),
+}
 
-def _open_zip(file, name, size, max_entries):
-    """A ZipFile on `file`, once its central directory has been counted without loading it.
+# Stored, Deflate (everything that Windows, macOS, 7-Zip by default and office suites write) and bzip2:
+# the methods that can be decompressed here in bounded memory. LZMA needs a dictionary of the size its
+# header asks for (up to 4 Go), Deflate64 and the others have no decoder in Python: an entry that
+# cannot be decompressed cannot have its real size checked, so it is refused, saying how to redo it.
+SUPPORTED_COMPRESSIONS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2})
+# The first bytes of each entry that are looked at for a program (a PE header is usually within 512).
+ENTRY_HEAD_SIZE = 4096
+# Shebang (any Unix script, run whatever its name once its « x » bit is set) and Windows shortcut (.lnk:
+# header size 0x4C, then its CLSID 00021401-0000-0000-C000-000000000046).
+SHEBANG = re.compile(rb"#!\s*/")
+WINDOWS_SHORTCUT_SIGNATURE = bytes.fromhex("4C0000000114020000000000C000000000000046")
+# Names that Windows, macOS or a Linux desktop run (or install) when opened, whatever their content:
+# programs and libraries, installers and packages, scripts of the shells and of Windows Script Host,
+# shortcuts and registry files, HTML applications and compiled help, Java, and the disk images that
+# carry programs past the « downloaded from the Internet » mark (Mark of the Web).
+EXECUTABLE_ENTRY_EXTENSIONS = frozenset(
+    (
+        "exe dll com scr pif cpl sys drv ocx efi xll msi msp mst msix msixbundle appx appxbundle appinstaller "
+        "application gadget bat cmd ps1 psm1 psd1 ps1xml psc1 vb vbs vbe js jse wsf wsh wsc sct hta chm hlp "
+        "msc inf reg scf lnk url settingcontent-ms jar jnlp class sh bash zsh csh ksh command tool run desktop "
+        "appimage deb rpm apk xapk ipa pkg dmg app py pyw pyc pl rb iso img vhd vhdx"
+    ).split()
+)
+# A folder that macOS runs as a program when opened: the bundle of an application.
+EXECUTABLE_FOLDER_EXTENSIONS = frozenset({"app"})
+# The manifest of an OpenDocument file names the encryption of each part of a password-protected one.
+ODF_MANIFEST = "META-INF/manifest.xml"
+ODF_ENCRYPTION_MARKER = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?encryption-data[\s/>]")
+
+
+def _zip_refusal(name, is_archive, code, **values):
+    archive_reason, document_reason = ZIP_REASONS[code]
+    return UploadRefused(name, (archive_reason if is_archive else document_reason).format(**values), code)
+
+
+def _encrypted_document(name):
+    return UploadRefused(
+        name,
+        "le document est protégé par un mot de passe, ce qui empêche son analyse antivirus : "
+        "enregistrez-le sans mot de passe",
+        "encrypted_document",
+    )
+
+
+def _open_zip(file, name, size, *, is_archive):
+    """(A ZipFile on `file`, the offset of its central directory), once that directory has been counted
+    without loading it.
 
     `zipfile` reads the whole central directory and builds an object for each entry: a crafted one
     could hold hundreds of thousands of tiny entries. It is walked here first, header by header.
     """
     damaged = UploadRefused(name, "le fichier ZIP est endommagé ou illisible", "broken_zip")
+    max_entries = ZIP_MAX_ENTRIES if is_archive else CONTAINER_MAX_ENTRIES
+    too_many = _zip_refusal(name, is_archive, "too_many_entries", limit=f"{max_entries:,}".replace(",", " "))
     directory = _central_directory(file, size)
     if directory is None:
         raise damaged
     start, directory_size = directory
     if directory_size > ZIP_MAX_DIRECTORY_SIZE:
-        raise _too_many_entries(name, max_entries)
+        raise too_many
     file.seek(start)
     remaining, count = directory_size, 0
     while remaining > 0:
@@ -539,21 +654,24 @@ def _open_zip(file, name, size, max_entries):
         remaining -= 46 + name_length + extra_length + comment_length
         count += 1
         if count > max_entries:
-            raise _too_many_entries(name, max_entries)
+            raise too_many
     file.seek(0)
     try:
         archive = zipfile.ZipFile(file)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, struct.error):
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        NotImplementedError,  # an entry « needs » a version of the format above 6.3
+        ValueError,
+        OSError,
+        EOFError,
+        struct.error,
+    ):
         raise damaged from None
     if len(archive.infolist()) > max_entries:  # the count above is what zipfile sees, whatever
         archive.close()
-        raise _too_many_entries(name, max_entries)
-    return archive
-
-
-def _too_many_entries(name, max_entries):
-    what = "l'archive contient" if max_entries == ZIP_MAX_ENTRIES else "le document contient"
-    return UploadRefused(name, f"{what} plus de {max_entries:,} fichiers".replace(",", " "), "too_many_entries")
+        raise too_many
+    return archive, start
 
 
 def _central_directory(file, size):
@@ -585,47 +703,225 @@ def _central_directory(file, size):
     return start, directory_size
 
 
-def _check_archive(name, entries):
-    """The rules of SECURITY.md E4 on a .zip, from its central directory: nothing is decompressed.
+def _check_entries(file, name, entries, directory_start, *, is_archive, search=None):
+    """The rules of SECURITY.md E4 on every entry of a ZIP-based file (.zip, OOXML, OpenDocument).
 
-    Nested archives are allowed and not inspected further: the antivirus opens them with its own
-    limits, and nothing here ever extracts them.
+    First what the central directory says, which costs nothing: encryption, paths, links, programs by
+    name (in archives: a document's parts have names of their own), compression methods, sizes and
+    ratios. Then each entry is decompressed, in the order of the file, chunk by chunk and never kept,
+    nor written anywhere: its real sizes must be the declared ones (the ratio and total rules then hold
+    for the real bytes), its CRC must match, and its first bytes must not be a program.
+
+    Decompressing costs time, which stays bounded: an entry is never decompressed beyond its declared
+    size and one byte, so at most ZIP_MAX_TOTAL_SIZE in all (about 0.3 s of one core for 200 Mo of
+    Deflate; a 20 Mo upload itself takes longer to arrive on deadline day), and no compressed byte is
+    read twice, since entries may not overlap. Nested archives are not opened: the antivirus does it
+    with its own limits.
+
+    `search` is (entry name, bytes pattern): return whether the pattern occurs in that entry.
     """
     total_size = total_compressed = 0
     for entry in entries:
-        shown = _shown(entry.filename, 60)
+        shown = _shown(entry.orig_filename, 60)
         # Bit 0: encrypted (ZipCrypto or WinZip AES, whose method is 99); bit 6: strong encryption.
         if entry.flag_bits & 0x41 or entry.compress_type == 99:
-            raise UploadRefused(
-                name,
-                f"l'archive contient un fichier chiffré (« {shown} »), que l'antivirus ne peut pas analyser",
-                "encrypted_entry",
-            )
-        parts = re.split(r"[/\\]", entry.filename)
-        if entry.filename.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", entry.filename) or ".." in parts:
-            raise UploadRefused(name, f"l'archive contient un chemin dangereux (« {shown} »)", "unsafe_path")
+            raise _zip_refusal(name, is_archive, "encrypted_entry", entry=shown)
+        # zipfile cuts a name at a NUL character (its `filename`), as C programs do, not its `orig_filename`.
+        parts = re.split(r"[/\\]", entry.orig_filename)
+        if (
+            "\x00" in entry.orig_filename
+            or entry.orig_filename.startswith(("/", "\\"))
+            or re.match(r"[A-Za-z]:", entry.orig_filename)
+            or ".." in parts
+        ):
+            raise _zip_refusal(name, is_archive, "unsafe_path", entry=shown)
         if stat.S_ISLNK(entry.external_attr >> 16):
-            raise UploadRefused(name, f"l'archive contient un lien symbolique (« {shown} »)", "symlink")
+            raise _zip_refusal(name, is_archive, "symlink", entry=shown)
+        if is_archive and _executable_name(parts):
+            raise _zip_refusal(name, is_archive, "executable_entry", entry=shown)
+        # Bit 5: « compressed patched data », another format altogether.
+        if entry.compress_type not in SUPPORTED_COMPRESSIONS or entry.flag_bits & 0x20:
+            raise _zip_refusal(name, is_archive, "unsupported_compression", entry=shown)
         if entry.file_size >= ZIP_RATIO_MIN_SIZE and entry.file_size > ZIP_MAX_RATIO * entry.compress_size:
-            raise _zip_bomb(name)
+            raise _zip_refusal(name, is_archive, "zip_bomb", ratio=ZIP_MAX_RATIO)
         total_size += entry.file_size
         total_compressed += entry.compress_size
     if total_size > ZIP_MAX_TOTAL_SIZE:
-        raise UploadRefused(
-            name,
-            f"une fois décompressée, l'archive dépasserait {ZIP_MAX_TOTAL_SIZE // (1024 * 1024)} Mo",
-            "archive_too_large",
-        )
+        raise _zip_refusal(name, is_archive, "archive_too_large", limit=ZIP_MAX_TOTAL_SIZE // (1024 * 1024))
     if total_size >= ZIP_RATIO_MIN_SIZE and total_size > ZIP_MAX_RATIO * total_compressed:
-        raise _zip_bomb(name)
+        raise _zip_refusal(name, is_archive, "zip_bomb", ratio=ZIP_MAX_RATIO)
+
+    found = False
+    ordered = sorted(entries, key=lambda entry: entry.header_offset)
+    for index, entry in enumerate(ordered):
+        shown = _shown(entry.orig_filename, 60)
+        data_start = _local_data_start(file, entry)
+        if data_start is None:
+            raise _zip_refusal(name, is_archive, "broken_entry", entry=shown)
+        # Entries that share bytes make a small file decompress many times (David Fifield's « better zip
+        # bomb »), and let two readers see two different contents. The last entry must end before the
+        # central directory: past it, its declared compressed size is a lie.
+        if index + 1 < len(ordered):
+            if data_start + entry.compress_size > ordered[index + 1].header_offset:
+                raise _zip_refusal(name, is_archive, "overlapping_entries", entry=shown)
+        elif data_start + entry.compress_size > directory_start:
+            raise _zip_refusal(name, is_archive, "size_mismatch", entry=shown)
+        pattern = search[1] if search and entry.orig_filename == search[0] else None
+        found |= _check_entry_data(file, name, entry, data_start, is_archive=is_archive, pattern=pattern)
+    return found
 
 
-def _zip_bomb(name):
-    return UploadRefused(
-        name,
-        f"l'archive est anormalement compressée (plus de {ZIP_MAX_RATIO} fois), comme une « bombe ZIP »",
-        "zip_bomb",
-    )
+def _executable_name(parts):
+    """Whether Windows, macOS or a Linux desktop would run this entry when opened, from its name alone."""
+    # Windows drops the dots and spaces that end a name: « setup.exe. » is « setup.exe ».
+    parts = [part.rstrip(" .").lower() for part in parts if part.rstrip(" .")]
+    if not parts:
+        return False
+    *folders, last = parts
+    extension = last.rpartition(".")[2] if "." in last else ""
+    if extension in EXECUTABLE_ENTRY_EXTENSIONS or extension in EXECUTABLE_FOLDER_EXTENSIONS:
+        return True
+    return any("." in folder and folder.rpartition(".")[2] in EXECUTABLE_FOLDER_EXTENSIONS for folder in folders)
+
+
+def _local_data_start(file, entry):
+    """Where the entry's data start, after its local header; None if that header is not the entry's."""
+    file.seek(entry.header_offset)
+    header = file.read(30)
+    if len(header) < 30 or not header.startswith(b"PK\x03\x04"):
+        return None
+    name_length, extra_length = struct.unpack("<HH", header[26:30])
+    # The local name must be the central one, byte for byte (a streaming extractor reads the local
+    # one). Compared as bytes: some writers set the UTF-8 flag (bit 11) in one header only.
+    central_name = entry.orig_filename.encode("utf-8" if entry.flag_bits & 0x800 else "cp437")
+    if file.read(name_length) != central_name:
+        return None
+    return entry.header_offset + 30 + name_length + extra_length
+
+
+class _SizeMismatch(Exception):
+    """The compressed data of an entry do not end where its declared compressed size says."""
+
+
+def _check_entry_data(file, name, entry, data_start, *, is_archive, pattern=None):
+    """Decompress one entry in bounded chunks, check its real size, CRC and first bytes; return whether
+    `pattern` occurs in it. Memory: a chunk, the first ENTRY_HEAD_SIZE bytes, the decompressor's state."""
+    shown = _shown(entry.orig_filename, 60)
+    size = crc = 0
+    head = b""
+    found = False
+    carry = b""  # the end of the previous chunk: the pattern may straddle two chunks
+    try:
+        for chunk in _decompressed(file, entry, data_start):
+            size += len(chunk)
+            if size > entry.file_size:
+                # Stop here: what the directory declared has passed every limit, not what follows.
+                raise _SizeMismatch
+            crc = zlib.crc32(chunk, crc)
+            if len(head) < ENTRY_HEAD_SIZE:
+                head += chunk[: ENTRY_HEAD_SIZE - len(head)]
+            if pattern is not None and not found:
+                window = carry + chunk
+                found = pattern.search(window) is not None
+                carry = window[-64:]
+    except _SizeMismatch:
+        raise _zip_refusal(name, is_archive, "size_mismatch", entry=shown) from None
+    except (zlib.error, OSError, EOFError, ValueError):  # bz2 says OSError: « Invalid data stream »
+        raise _zip_refusal(name, is_archive, "broken_entry", entry=shown) from None
+    if size != entry.file_size:
+        raise _zip_refusal(name, is_archive, "size_mismatch", entry=shown)
+    if crc != entry.CRC:
+        raise _zip_refusal(name, is_archive, "broken_entry", entry=shown)
+    if _is_program(head, in_archive=is_archive):
+        raise _zip_refusal(name, is_archive, "executable_entry", entry=shown)
+    return found
+
+
+def _decompressed(file, entry, data_start):
+    """Yield the entry's bytes as they decompress, CHUNK_SIZE at most at a time, and never more than its
+    declared size and one byte in all (the caller refuses more). Raise _SizeMismatch if its compressed
+    data do not end exactly at its declared compressed size."""
+    file.seek(data_start)
+    left = entry.compress_size  # compressed bytes not read yet
+    budget = entry.file_size + 1  # bytes that may still be produced
+
+    def read():
+        nonlocal left
+        data = file.read(min(CHUNK_SIZE, left))
+        if not data:  # the file ends inside the declared data
+            raise _SizeMismatch
+        left -= len(data)
+        return data
+
+    if entry.compress_type == zipfile.ZIP_STORED:
+        while left and budget > 0:
+            data = read()
+            budget -= len(data)
+            yield data
+        return
+    if not left:
+        return  # an empty entry written without any compressed byte: its declared size must be 0
+    if entry.compress_type == zipfile.ZIP_DEFLATED:
+        decompressor = zlib.decompressobj(-zlib.MAX_WBITS)  # raw Deflate, no zlib header
+        pending = b""
+        while not decompressor.eof and budget > 0:
+            if not pending and left:
+                pending = read()
+            data = decompressor.decompress(pending, min(CHUNK_SIZE, budget))
+            progressed = data or len(decompressor.unconsumed_tail) < len(pending)
+            pending = decompressor.unconsumed_tail
+            if not progressed:
+                break  # no input left, nothing pending: the stream is cut short
+            budget -= len(data)
+            if data:
+                yield data
+        leftover = left + len(pending) + len(decompressor.unused_data)
+    else:
+        decompressor = bz2.BZ2Decompressor()
+        while not decompressor.eof and budget > 0:
+            data = b""
+            if decompressor.needs_input:
+                if not left:
+                    break
+                data = read()
+            output = decompressor.decompress(data, min(CHUNK_SIZE, budget))
+            if not output and not data:
+                break
+            budget -= len(output)
+            if output:
+                yield output
+        leftover = left + len(decompressor.unused_data)
+    if budget > 0 and (not decompressor.eof or leftover):
+        raise _SizeMismatch
+
+
+def _has_pe_header(head):
+    """A Windows program: « MZ », and the « PE » signature where the DOS header points (offset 0x3C)."""
+    if not head.startswith(b"MZ") or len(head) < 64:
+        return False
+    (offset,) = struct.unpack_from("<I", head, 0x3C)
+    return head[offset : offset + 4] == b"PE\0\0"
+
+
+def _is_program(head, *, in_archive):
+    """Whether the first bytes of an entry are a program (or, in an archive, a script or a shortcut).
+
+    A part of an Office or OpenDocument file is never a native program, but may be anything else
+    (obfuscated fonts look random): only exact signatures count there. In an archive, the checks of
+    the uploaded file itself apply too, and libmagic (1 ms a call on a text) only settles « MZ ».
+    """
+    if head.startswith(EXECUTABLE_SIGNATURES) or _has_pe_header(head):
+        return True
+    if not in_archive:
+        return False
+    if SHEBANG.match(head) or head.startswith(WINDOWS_SHORTCUT_SIGNATURE):
+        return True
+    if not head.startswith(b"MZ"):
+        return False
+    try:
+        return _is_executable(head, magic.from_buffer(head, mime=True))
+    except magic.MagicException:
+        return True
 
 
 def _odf_mime_type(archive):

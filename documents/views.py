@@ -315,8 +315,11 @@ def _zip_response(members, excluded, *, filename):
 
 
 def _why_not(document) -> str:
+    """Why `may_download` says no, to end « … ne peut pas être téléchargé : » and the archive's LISEZMOI.txt."""
     if document.scan_status == ScanStatus.INFECTE:
         return "mis en quarantaine : l'antivirus y a détecté un virus"
+    if document.scan_status == ScanStatus.ERREUR:
+        return "l'analyse antivirus n'a pas pu aboutir, elle sera refaite"
     return "en cours d'analyse antivirus"
 
 

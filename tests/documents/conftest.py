@@ -3,6 +3,8 @@
 Nothing is downloaded (SECURITY.md §2.3, STACK-NOTES.md trap 15): the 68-byte EICAR string is
 written to a temporary folder, `sigtool --md5` turns it into `test.hdb`, and clamd is started in
 the foreground with only that database. `make test` installs clamav-daemon and clamav.
+
+Also the fixtures the other document tests share: a private storage folder, and uploaded files.
 """
 
 import shutil
@@ -11,6 +13,7 @@ import subprocess
 import time
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile, TemporaryUploadedFile
 
 
 # The EICAR test file (https://www.eicar.org/download-anti-malware-testfile/), harmless by design.
@@ -92,3 +95,22 @@ def storage_dir(settings, tmp_path):
         },
     }
     return folder
+
+
+@pytest.fixture(params=["memory", "disk"])
+def upload(request):
+    """Make an UploadedFile as Django hands it over: in memory, or spooled to a temporary file."""
+    opened = []
+
+    def make(name, data, content_type="application/octet-stream"):
+        if request.param == "memory":
+            return SimpleUploadedFile(name, data, content_type=content_type)
+        uploaded = TemporaryUploadedFile(name, content_type, len(data), None)
+        opened.append(uploaded)
+        uploaded.write(data)
+        uploaded.seek(0)
+        return uploaded
+
+    yield make
+    for uploaded in opened:
+        uploaded.close()

@@ -308,14 +308,15 @@ def personas(ej, member, ars_staff):
     return {"uploader": member, "colleague": colleague, "ars": ars_staff, "anonymous": AnonymousUser()}
 
 
-@pytest.mark.parametrize("status", [ScanStatus.EN_ATTENTE, ScanStatus.ERREUR])
-def test_pending_or_error_while_scanning_only_uploader_and_agency_staff(settings, personas, status):
+@pytest.mark.parametrize("status", [ScanStatus.EN_ATTENTE, ScanStatus.ERREUR, ScanStatus.INFECTE])
+def test_while_scanning_nobody_downloads_a_document_not_yet_sain(settings, personas, status):
+    """SECURITY.md E9: not the uploader, not the ARS either (issue 9)."""
     settings.CLAMD_SOCKET = "/run/clamav/clamd.ctl"
     document = DocumentFactory(uploaded_by=personas["uploader"], scan_status=status)
 
     allowed = {name for name, user in personas.items() if may_download(document, user)}
 
-    assert allowed == {"uploader", "ars"}
+    assert allowed == set()
 
 
 def test_clean_documents_are_downloadable(settings, personas):
@@ -326,14 +327,15 @@ def test_clean_documents_are_downloadable(settings, personas):
 
 
 def test_scanning_disabled_pending_is_downloadable_error_is_not(scanning_off, personas):
-    """The demo has no clamd: no verdict will ever come, so pending documents are served (documented)."""
+    """The demo has no clamd: no verdict will ever come, so pending documents are served (documented).
+    A document whose scan failed while a clamd was configured is not: nobody downloads it."""
     assert not scanning_enabled()
     pending = DocumentFactory(uploaded_by=personas["uploader"])
     failed = DocumentFactory(uploaded_by=personas["uploader"], scan_status=ScanStatus.ERREUR)
     infected = DocumentFactory(uploaded_by=personas["uploader"], scan_status=ScanStatus.INFECTE)
 
     assert all(may_download(pending, user) for user in personas.values())
-    assert {name for name, user in personas.items() if may_download(failed, user)} == {"uploader", "ars"}
+    assert not any(may_download(failed, user) for user in personas.values())
     assert not any(may_download(infected, user) for user in personas.values())
 
 

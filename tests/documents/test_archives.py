@@ -80,6 +80,35 @@ def test_withdrawn_and_quarantined_documents_stay_out_and_are_named(client_for, 
     assert "Retire.pdf" not in notes
 
 
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        (ScanStatus.EN_ATTENTE, "en cours d'analyse antivirus"),
+        (ScanStatus.ERREUR, "l'analyse antivirus n'a pas pu aboutir, elle sera refaite"),
+    ],
+)
+def test_documents_not_yet_sain_stay_out_of_everybodys_zip_and_are_named(
+    client_for, member, ars_staff, contract, value, storage_dir, settings, status, reason
+):
+    """SECURITY.md E9 (issue 9): as for a single download, neither the uploader nor the ARS get them."""
+    settings.CLAMD_SOCKET = "/run/clamav/clamd.ctl"  # scanning on: a verdict will come
+    attach(value, sample("valid.pdf"), "Bon.pdf", scan_status=ScanStatus.SAIN)
+    attach(value, b"pas encore analyse", "Nouveau.pdf", scan_status=status, uploaded_by=member)
+    stored(contract.ej, b"avenant", name="Avenant.pdf", contract=contract, uploaded_by=ars_staff, scan_status=status)
+
+    for user in (member, ars_staff):
+        client = client_for(user)
+        archive = read_zip(client.get(question_zip_url(value)))
+        assert archive.namelist() == ["Bon.pdf", "LISEZMOI.txt"]
+        assert f"- Nouveau.pdf ({reason})" in archive.read("LISEZMOI.txt").decode()
+
+        archive = read_zip(client.get(reverse("documents:contract_zip", args=[contract.public_id])))
+        year = value.self_evaluation.campaign.year
+        assert archive.namelist() == [f"{year}/{value.indicator.code}/Bon.pdf", "LISEZMOI.txt"]
+        notes = archive.read("LISEZMOI.txt").decode()
+        assert f"- Avenant.pdf ({reason})" in notes and f"- Nouveau.pdf ({reason})" in notes
+
+
 def test_the_zip_of_another_ejs_question_is_404(client_for, other_member, value):
     attach(value, b"secret", "Secret.pdf")
     assert client_for(other_member).get(question_zip_url(value)).status_code == 404

@@ -11,6 +11,7 @@ from documents.models import Attachment, Document
 from tests.accounts.factories import UserFactory
 from tests.contracts.factories import ContractFactory
 from tests.documents.corpus import HTML_PAGE, sample, stored_files
+from tests.documents.factories import DocumentFactory
 
 
 PDF = sample("valid.pdf")
@@ -88,3 +89,20 @@ def test_the_ars_sees_the_macro_flag_on_contract_documents(client_for, ars_staff
     assert Document.objects.get().has_macros
     assertContains(client_for(ars_staff).get(contract_url(contract)), "contient des macros")
     assertNotContains(client_for(member).get(contract_url(contract)), "contient des macros")
+
+
+def test_a_contract_document_waiting_for_its_scan_has_no_link_even_for_the_ars(
+    client_for, ars_staff, member, contract, storage_dir, settings
+):
+    """Issue 9: the agent who added it sees its status, not a link to a page that would refuse it."""
+    settings.CLAMD_SOCKET = "/run/clamav/clamd.ctl"
+    document = DocumentFactory(
+        ej=contract.ej, contract=contract, uploaded_by=ars_staff, original_name="CAQES signé.pdf"
+    )
+    for user in (ars_staff, member):
+        page = client_for(user).get(contract_url(contract))
+        assertContains(page, "CAQES signé.pdf")
+        assertContains(page, "en attente d'analyse")
+        assertContains(page, "Téléchargeable dès que l'antivirus l'aura déclaré sain.")
+        # No link (the withdraw form's address starts like the download one).
+        assertNotContains(page, f'href="{reverse("documents:download", args=[document.public_id])}"')

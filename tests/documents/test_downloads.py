@@ -5,6 +5,7 @@ from django.urls import reverse
 from pytest_django.asserts import assertContains
 
 from documents.enums import ScanStatus
+from documents.models import Document
 from tests.accounts.factories import UserFactory
 from tests.contracts.factories import MembershipFactory
 from tests.documents.corpus import sample
@@ -114,17 +115,39 @@ def test_a_quarantined_document_is_never_downloaded(client_for, member, ars_staf
         assertContains(response, "l&#x27;antivirus y a détecté un virus", status_code=423)
 
 
-def test_while_the_scan_runs_only_the_uploader_and_the_ars_download(
-    client_for, member, ars_staff, ej, storage_dir, settings
+@pytest.mark.parametrize(
+    ("status", "reason", "until"),
+    [
+        (
+            ScanStatus.EN_ATTENTE,
+            "en cours d&#x27;analyse antivirus",
+            "Il sera téléchargeable dès que l'antivirus l'aura déclaré sain, en général en quelques minutes.",
+        ),
+        (
+            ScanStatus.ERREUR,
+            "l&#x27;analyse antivirus n&#x27;a pas pu aboutir, elle sera refaite",
+            "Une nouvelle analyse est programmée : il sera téléchargeable dès que l'antivirus l'aura déclaré sain.",
+        ),
+    ],
+)
+def test_nobody_downloads_a_document_until_the_antivirus_says_sain(
+    client_for, member, ars_staff, ej, storage_dir, settings, status, reason, until
 ):
+    """SECURITY.md E9 (issue 9): not its uploader, not the ARS, not a colleague."""
     settings.CLAMD_SOCKET = "/run/clamav/clamd.ctl"  # scanning on: a verdict will come
-    document = stored(ej, sample("valid.pdf"), uploaded_by=member)
+    content = sample("valid.pdf")
+    document = stored(ej, content, name="Bilan.pdf", uploaded_by=member, scan_status=status)
     colleague = MembershipFactory(ej=ej).user
-    assert client_for(member).get(download_url(document)).status_code == 200
-    assert client_for(ars_staff).get(download_url(document)).status_code == 200
-    response = client_for(colleague).get(download_url(document))
-    assert response.status_code == 423
-    assertContains(response, "en cours d&#x27;analyse antivirus", status_code=423)
+    for user in (member, ars_staff, colleague):
+        response = client_for(user).get(download_url(document))
+        assert response.status_code == 423
+        assert not response.streaming and content not in response.content
+        assertContains(response, f"« Bilan.pdf » ne peut pas être téléchargé : {reason}.", status_code=423)
+        assertContains(response, until, status_code=423)
+
+    Document.objects.filter(pk=document.pk).update(scan_status=ScanStatus.SAIN)
+    for user in (member, ars_staff, colleague):
+        assert body(client_for(user).get(download_url(document))) == content
 
 
 def test_the_admin_links_to_the_authorising_download_view(client_for, ars_staff, ej, storage_dir):

@@ -25,11 +25,14 @@ from tests.documents.corpus import (
     HTML_PAGE,
     SVG,
     VALID,
+    docx_bomb,
+    lying_zip,
     png_html_polyglot,
     portable_executable,
     sample,
     stored_files,
     zip_bomb,
+    zip_holding,
 )
 from tests.documents.factories import AttachmentFactory, DocumentFactory
 from tests.evaluation.factories import CampaignFactory, IndicatorValueFactory, SelfEvaluationFactory
@@ -133,6 +136,14 @@ REFUSED = [
     pytest.param("notes.txt", HTML_PAGE, "son contenu est une page web (HTML) ou un script", id="html-as-txt"),
     pytest.param("photo.jpg", png_html_polyglot(), "« photo.jpg » est refusé", id="png-html-polyglot-as-jpg"),
     pytest.param("bombe.zip", zip_bomb(), "« bombe ZIP »", id="zip-bomb"),
+    pytest.param("rapport.docx", docx_bomb(), "le document est anormalement compressé", id="docx-bomb"),
+    pytest.param("annexes.zip", lying_zip(), "la taille annoncée de « donnees.csv »", id="zip-lying-sizes"),
+    pytest.param(
+        "annexes.zip",
+        zip_holding("setup.exe", portable_executable()),
+        "l&#x27;archive contient un programme ou un script (« setup.exe »)",
+        id="zip-holding-setup-exe",
+    ),
     pytest.param("a" * 296 + ".pdf", PDF, "le nom est trop long", id="300-characters"),
     pytest.param("rapport", PDF, "le nom n&#x27;a pas d&#x27;extension", id="no-extension"),
     pytest.param("schema.svg", SVG, "le format .svg n&#x27;est pas accepté", id="svg"),
@@ -515,6 +526,41 @@ def test_a_quarantined_document_is_listed_without_a_link(client_for, member, val
     page = client_for(member).get(page_url(value))
     assertContains(page, "infecté — en quarantaine")
     assertNotContains(page, reverse("documents:download", args=[document.public_id]))
+
+
+@pytest.mark.parametrize(
+    ("status", "badge", "hint"),
+    [
+        (
+            ScanStatus.EN_ATTENTE,
+            "en attente d'analyse",
+            "Téléchargeable dès que l'antivirus l'aura déclaré sain.",
+        ),
+        (
+            ScanStatus.ERREUR,
+            "analyse à refaire",
+            "Non téléchargeable tant qu'une nouvelle analyse antivirus ne l'a pas déclaré sain.",
+        ),
+    ],
+)
+def test_a_document_not_yet_sain_is_listed_with_its_status_not_a_link(
+    client_for, member, ars_staff, value, settings, status, badge, hint
+):
+    """Issue 9: for everybody, its uploader and the ARS included, a status that says until when."""
+    settings.CLAMD_SOCKET = "/run/clamav/clamd.ctl"
+    document = AttachmentFactory(
+        document__ej=value.self_evaluation.contract.ej,
+        document__uploaded_by=member,
+        document__scan_status=status,
+        indicator_value=value,
+    ).document
+    for user in (member, ars_staff):
+        page = client_for(user).get(page_url(value))
+        assertContains(page, document.original_name)
+        assertContains(page, badge)
+        assertContains(page, hint)
+        # No link (the withdraw form's address starts like the download one).
+        assertNotContains(page, f'href="{reverse("documents:download", args=[document.public_id])}"')
 
 
 def test_en_attente_is_shown_only_when_an_antivirus_will_answer(client_for, member, value, settings):

@@ -44,25 +44,6 @@ from tests.documents.samples.make_samples import compound_file
 BIFF4_WORKSHEET = b"\x09\x04\x06\x00\x00\x00\x10\x00\x00\x00" + b"\x0a\x00\x00\x00"
 
 
-@pytest.fixture(params=["memory", "disk"])
-def upload(request):
-    """Make an UploadedFile as Django hands it over: in memory, or spooled to a temporary file."""
-    opened = []
-
-    def make(name, data, content_type="application/octet-stream"):
-        if request.param == "memory":
-            return SimpleUploadedFile(name, data, content_type=content_type)
-        uploaded = TemporaryUploadedFile(name, content_type, len(data), None)
-        opened.append(uploaded)
-        uploaded.write(data)
-        uploaded.seek(0)
-        return uploaded
-
-    yield make
-    for uploaded in opened:
-        uploaded.close()
-
-
 def refusal(uploaded_file) -> UploadRefused:
     with pytest.raises(UploadRefused) as caught:
         validate_upload(uploaded_file)
