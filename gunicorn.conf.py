@@ -25,3 +25,26 @@ errorlog = "-"
 # gunicorn ≥ 27 opens a control socket in ~/.gunicorn by default: several instances on one
 # machine would collide, and we do not use it.
 control_socket_disable = True
+
+
+def _drop_server_header():
+    """No `Server: gunicorn` banner (SECURITY.md H2): it tells a scanner what to try.
+
+    gunicorn (23 to 27 at least) has no setting for it: `Response.default_headers` always writes the
+    status line, then `Server`, `Date` and `Connection`. This file runs in the arbiter before the
+    workers fork, so they all inherit the filtered method. Only HTTP/1.1 is served (no `http_protocols`).
+    """
+    from gunicorn.http import wsgi
+
+    original = wsgi.Response.default_headers
+    if getattr(original, "drops_server_header", False):  # the file is read again on reload (HUP)
+        return
+
+    def default_headers(self):
+        return [line for line in original(self) if not line.lower().startswith("server:")]
+
+    default_headers.drops_server_header = True
+    wsgi.Response.default_headers = default_headers
+
+
+_drop_server_header()

@@ -1,147 +1,129 @@
-"""Admin of user accounts, by e-mail address (no username).
+"""Admin of user accounts, by e-mail address (no username), and of the national login rule.
 
-Agency staff see the accounts of their region: its agency staff and the members of its EJ. They
-can neither grant privileges (superuser status, groups, individual permissions) nor place an
-account in another region, nor take over an account that holds more permissions than they do.
+Nobody sees or sets a password here: accounts receive an invitation (a link to choose their
+password) or the manual's temporary password, by e-mail, through `accounts.invitations`. Powers come
+from the privilege table (ecars/privileges.py); on top of it:
+- an ARS agent sees the accounts of their region (its agents, the members of its EJ, the accounts it
+  created) and manages only establishment accounts whose every membership is in that region;
+- staff accounts are created and changed by national administrators only; superuser status, groups
+  and per-user permissions are never edited in the admin (`manage.py createsuperuser` names the
+  national administrators).
+Every change is made by `accounts.services` and audited; a changed address is told to the old one.
 """
 
+from allauth.mfa.utils import is_mfa_enabled
 from allauth.usersessions import admin as usersessions_admin
 from allauth.usersessions.models import UserSession
+from django import forms
 from django.contrib import admin, messages
-from django.contrib.auth import forms as auth_forms
-from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.models import Permission
-from django.db.models import Q
-from django.utils.html import format_html
+from django.utils import timezone
 
-from accounts import invitations
+from accounts import invitations, services
 from accounts.enums import UserKind
 from accounts.models import Invitation, LoginPolicy, User
+from accounts.perms import accounts_managed_by, accounts_visible_to, may_manage_account
 from contracts.models import Membership
-from ecars.admin import ReadOnlyMixin, RegionScopedAdmin, ScopedRelatedListFilter, without_fields
+from ecars.admin import ReadOnlyMixin, RegionScopedAdmin, ScopedRelatedListFilter
 
 
-# Fields only a superuser may see and set: they grant privileges.
-PRIVILEGE_FIELDS = ("is_superuser", "groups", "user_permissions")
-
-_REGION_REQUIRED = "Un agent ARS, Assurance Maladie ou OMEDIT doit avoir une région."
-_NO_INVITATION_YET_HELP = (
-    "Facultatif. Sans mot de passe, le compte ne peut pas se connecter avant d'avoir reçu une invitation."
+ACCOUNT_EXISTS = "Un compte existe déjà avec cette adresse de messagerie."
+REGION_REQUIRED = "Un agent ARS, Assurance Maladie ou OMEDIT doit avoir une région."
+ESTABLISHMENT_NOT_STAFF = "Un compte établissement n'accède pas à l'administration : choisissez un type d'agent."
+MEMBER_CANNOT_BECOME_STAFF = (
+    "Ce compte est membre d'entités juridiques : un agent n'en est jamais membre. Retirez-le d'abord de ses EJ."
+)
+CUTOFF_IN_THE_FUTURE = (
+    "La date ne peut pas être postérieure à aujourd'hui : une date future obligerait chaque compte, même "
+    "celui qui vient de renouveler son mot de passe, à le renouveler encore."
 )
 
+# What an agent may never edit on an account, whoever it is; national administrators edit them on
+# staff accounts. Superuser status, groups and permissions are edited by nobody.
+STAFF_FIELDS = ("kind", "region", "is_staff")
 
-class UserCreationForm(auth_forms.BaseUserCreationForm):
-    """A new account: identity, kind and region. The password is optional.
 
-    Without a password the account gets an unusable one: it cannot sign in until it is invited.
-    """
-
+class AccountForm(forms.ModelForm):
     class Meta:
         model = User
-        fields = ("email", "first_name", "last_name", "phone", "kind", "region")
+        fields = ("email", "first_name", "last_name", "phone", "kind", "region", "is_staff", "is_active")
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["password1"].required = False
-        self.fields["password2"].required = False
-        password1 = self.fields["password1"]
-        password1.help_text = format_html("<p>{}</p>{}", _NO_INVITATION_YET_HELP, password1.help_text)
+    def clean_email(self):
+        email = User.objects.normalize_email(self.cleaned_data["email"])
+        if User.objects.filter(email__iexact=email).exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError(ACCOUNT_EXISTS)
+        return email
 
     def clean(self):
         cleaned_data = super().clean()
-        if bool(cleaned_data.get("password1")) != bool(cleaned_data.get("password2")):
-            self.add_error("password2", "Saisissez deux fois le même mot de passe, ou laissez les deux champs vides.")
-        # The database constraint cannot be checked by the form: `is_superuser` is not one of its fields.
-        if "region" in self.fields and cleaned_data.get("kind") != UserKind.ETABLISSEMENT:
-            if not cleaned_data.get("region"):
-                self.add_error("region", _REGION_REQUIRED)
+        kind = cleaned_data.get("kind", self.instance.kind)
+        region = cleaned_data.get("region", self.instance.region) if "region" in self.fields else True
+        if kind != UserKind.ETABLISSEMENT and not region:
+            self.add_error("region" if "region" in self.fields else None, REGION_REQUIRED)
+        if kind == UserKind.ETABLISSEMENT and cleaned_data.get("is_staff"):
+            self.add_error("is_staff", ESTABLISHMENT_NOT_STAFF)
+        if (
+            kind != UserKind.ETABLISSEMENT
+            and self.instance.pk is not None
+            and Membership.objects.filter(user=self.instance).exists()
+        ):
+            self.add_error("kind" if "kind" in self.fields else None, MEMBER_CANNOT_BECOME_STAFF)
         return cleaned_data
 
-    def set_password_and_save(self, user, commit=True, **kwargs):
-        if self.cleaned_data.get("password1"):
-            return super().set_password_and_save(user, commit=commit, **kwargs)
-        user.set_unusable_password()
-        if commit:
-            user.save()
-        return user
 
-
-class UserChangeForm(auth_forms.UserChangeForm):
-    class Meta:
-        model = User
-        fields = (
-            "email",
-            "password",
-            "first_name",
-            "last_name",
-            "phone",
-            "kind",
-            "region",
-            "is_active",
-            "is_staff",
-            "is_superuser",
-            "groups",
-            "user_permissions",
-            "password_must_change",
-        )
-
-
-def _permission_names(user) -> set[str]:
-    """The permissions an account holds directly or through its groups, even when inactive."""
-    rows = Permission.objects.filter(Q(user=user) | Q(group__user=user)).values_list(
-        "content_type__app_label", "codename"
+class AccountCreationForm(AccountForm):
+    send_invitation = forms.BooleanField(
+        label="Envoyer une invitation",
+        required=False,
+        initial=True,
+        help_text=(
+            "Un lien à usage unique, valable 7 jours, pour choisir son mot de passe. Sans invitation, "
+            "le compte ne peut pas se connecter : vous pourrez l'envoyer plus tard depuis la liste."
+        ),
     )
-    return {f"{app_label}.{codename}" for app_label, codename in rows}
 
-
-def accounts_visible_to(user, queryset):
-    """Superusers see every account; agency staff the accounts of their region, never a superuser."""
-    if user.is_superuser:
-        return queryset
-    if not (user.is_agency_staff and user.region_id is not None):
-        return queryset.none()
-    members = Membership.objects.filter(ej__region_id=user.region_id).values("user_id")
-    return queryset.filter(is_superuser=False).filter(Q(region_id=user.region_id) | Q(pk__in=members))
+    class Meta(AccountForm.Meta):
+        fields = ("email", "first_name", "last_name", "phone", "kind", "region", "is_staff")
 
 
 @admin.register(User)
-class UserAdmin(RegionScopedAdmin, DjangoUserAdmin):
-    form = UserChangeForm
-    add_form = UserCreationForm
+class UserAdmin(RegionScopedAdmin):
+    form = AccountForm
+    add_form = AccountCreationForm
     list_display = ("email", "full_name", "kind", "region", "is_staff", "is_active", "last_login")
-    list_filter = ("kind", "is_staff", "is_active", ("region", ScopedRelatedListFilter), "groups")
+    list_filter = ("kind", "is_staff", "is_active", ("region", ScopedRelatedListFilter))
     list_select_related = ("region",)
     search_fields = ("email", "first_name", "last_name", "memberships__ej__finess", "memberships__ej__name")
     ordering = ("last_name", "first_name", "email")
     fieldsets = (
-        (None, {"fields": ("email", "password")}),
+        (None, {"fields": ("email",)}),
         ("Identité", {"fields": ("first_name", "last_name", "phone")}),
-        ("Rattachement", {"fields": ("kind", "region")}),
-        ("Droits d'accès", {"fields": ("is_active", "is_staff", *PRIVILEGE_FIELDS)}),
+        ("Rattachement", {"fields": STAFF_FIELDS}),
+        ("Accès", {"fields": ("is_active",)}),
         (
             "Connexion",
             {
+                "description": (
+                    "Le mot de passe n'est jamais visible ni modifiable ici : envoyez une invitation ou un mot "
+                    "de passe temporaire (actions de la liste des utilisateurs)."
+                ),
                 "fields": (
+                    "totp",
                     "password_must_change",
                     "temporary_password_expires_at",
                     "password_changed_at",
                     "last_login",
                     "date_joined",
                     "public_id",
-                )
+                ),
             },
         ),
     )
     add_fieldsets = (
-        (
-            None,
-            {
-                "classes": ("wide",),
-                "fields": ("email", "first_name", "last_name", "phone", "kind", "region", "password1", "password2"),
-            },
-        ),
+        (None, {"fields": ("email", "first_name", "last_name", "phone", *STAFF_FIELDS, "send_invitation")}),
     )
     readonly_fields = (
+        "totp",
+        "password_must_change",
         "temporary_password_expires_at",
         "password_changed_at",
         "last_login",
@@ -154,77 +136,98 @@ class UserAdmin(RegionScopedAdmin, DjangoUserAdmin):
     def full_name(self, obj):
         return obj.get_full_name()
 
-    @admin.action(description="Envoyer une invitation", permissions=["change"])
+    @admin.display(description="double authentification", boolean=True)
+    def totp(self, obj):
+        return is_mfa_enabled(obj, types=["totp"])
+
+    def lookup_allowed(self, lookup, value, request=None):
+        # Never filter on the password hash (it would leak it character by character).
+        return not lookup.startswith("password") and super().lookup_allowed(lookup, value, request)
+
+    def scope_queryset(self, request, queryset):
+        return accounts_visible_to(request.user, queryset)
+
+    def has_change_permission(self, request, obj=None):
+        if not super().has_change_permission(request, obj):
+            return False
+        return obj is None or may_manage_account(request.user, obj)
+
+    def has_invite_permission(self, request):
+        return self.has_privilege(request, "invite")
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = self.add_form
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = self.add_fieldsets if obj is None else super().get_fieldsets(request, obj)
+        if request.user.is_national_admin or obj is not None:
+            return fieldsets
+        # An agent creates establishment accounts of their own region (see save_model).
+        return [
+            (name, {**opts, "fields": [f for f in opts["fields"] if f not in STAFF_FIELDS]})
+            for name, opts in fieldsets
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly_fields = super().get_readonly_fields(request, obj)
+        if obj is None:
+            return ()
+        if request.user.is_national_admin:
+            return readonly_fields
+        return (*readonly_fields, *STAFF_FIELDS)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            before = {name: form.initial.get(name) for name in form.changed_data}
+            services.update_account(obj, before=before, acting_user=request.user, request=request)
+            return
+        if not request.user.is_national_admin:
+            obj.kind, obj.is_staff, obj.region_id = UserKind.ETABLISSEMENT, False, request.user.region_id
+        services.create_account(
+            obj, acting_user=request.user, request=request, invite=form.cleaned_data.get("send_invitation", False)
+        )
+        if form.cleaned_data.get("send_invitation"):
+            self.message_user(request, f"Invitation envoyée par courriel à {obj.email}.", messages.SUCCESS)
+
+    @admin.action(description="Envoyer une invitation", permissions=["invite"])
     def send_invitations(self, request, queryset):
-        """A single-use link to choose a password, for each selected establishment account."""
-        sent = self._send_first_credentials(request, queryset, invitations.send_invitation)
+        """A single-use link to choose a password, for each selected account the user manages."""
+        sent = self._send_credentials(request, queryset, invitations.send_invitation, staff_allowed=True)
         if sent:
             label = "invitation envoyée" if sent == 1 else "invitations envoyées"
             self.message_user(request, f"{sent} {label} par courriel.", messages.SUCCESS)
 
-    @admin.action(description="Envoyer un mot de passe temporaire", permissions=["change"])
+    @admin.action(description="Envoyer un mot de passe temporaire", permissions=["invite"])
     def send_temporary_passwords(self, request, queryset):
-        """The manual's path: a temporary password valid 72 hours, to renew at the first login."""
-        sent = self._send_first_credentials(request, queryset, invitations.send_temporary_password)
+        """The manual's path, for establishment accounts: a temporary password valid 72 hours, to renew
+        at the first login."""
+        sent = self._send_credentials(request, queryset, invitations.send_temporary_password, staff_allowed=False)
         if sent:
             label = "mot de passe temporaire envoyé" if sent == 1 else "mots de passe temporaires envoyés"
             self.message_user(request, f"{sent} {label} par courriel.", messages.SUCCESS)
 
-    def _send_first_credentials(self, request, queryset, send) -> int:
-        """Call `send` for each active establishment account of `queryset`; report the others."""
+    def _send_credentials(self, request, queryset, send, *, staff_allowed: bool) -> int:
+        """Call `send` for each active account of `queryset` that the user manages; name the others."""
+        managed = set(accounts_managed_by(request.user, queryset).values_list("pk", flat=True))
         sent, skipped = 0, []
         for user in queryset.order_by("email"):
-            if user.is_staff or user.is_superuser or not user.is_establishment_user or not user.is_active:
-                skipped.append(user.email)
-                continue
-            if not self.has_change_permission(request, user):
+            establishment = user.is_establishment_user and not user.is_staff and not user.is_superuser
+            if user.pk not in managed or not user.is_active or not (establishment or staff_allowed):
                 skipped.append(user.email)
                 continue
             send(user, acting_user=request.user, request=request)
             sent += 1
         if skipped:
+            what = "aux comptes d'agents, " if not staff_allowed else ""
             self.message_user(
                 request,
-                "Aucun courriel envoyé aux comptes d'agents, aux comptes inactifs ni aux comptes que vous ne "
-                f"pouvez pas modifier : {', '.join(skipped)}.",
+                f"Aucun courriel envoyé {what}aux comptes inactifs ni aux comptes que vous ne gérez pas : "
+                f"{', '.join(skipped)}.",
                 messages.WARNING,
             )
         return sent
-
-    def scope_queryset(self, request, queryset):
-        return accounts_visible_to(request.user, queryset)
-
-    def get_fieldsets(self, request, obj=None):
-        fieldsets = super().get_fieldsets(request, obj)
-        if request.user.is_superuser:
-            return fieldsets
-        # The region of a new account is the agent's own (see save_model).
-        hidden = {*PRIVILEGE_FIELDS, "region"} if obj is None else set(PRIVILEGE_FIELDS)
-        return without_fields(fieldsets, hidden)
-
-    def get_readonly_fields(self, request, obj=None):
-        readonly_fields = super().get_readonly_fields(request, obj)
-        if request.user.is_superuser:
-            return readonly_fields
-        return (*readonly_fields, "region")
-
-    def has_change_permission(self, request, obj=None):
-        """Nobody but a superuser may change an account holding permissions they do not hold.
-
-        Otherwise an agent could reset the password of a better-endowed colleague and sign in as them.
-        """
-        if not super().has_change_permission(request, obj):
-            return False
-        if obj is None or request.user.is_superuser or obj.pk == request.user.pk:
-            return True
-        return not obj.is_superuser and _permission_names(obj) <= request.user.get_all_permissions()
-
-    def save_model(self, request, obj, form, change):
-        # An agent only creates accounts in their own region, and only makes agency staff of it.
-        if not request.user.is_superuser:
-            if not change or obj.kind != UserKind.ETABLISSEMENT or obj.is_staff:
-                obj.region_id = request.user.region_id
-        super().save_model(request, obj, form, change)
 
 
 # allauth's own admin searches sessions on `user__username`, which this user model does not have.
@@ -236,12 +239,24 @@ class UserSessionAdmin(usersessions_admin.UserSessionAdmin):
     search_fields = ("user__email", "ip")
 
 
+class LoginPolicyForm(forms.ModelForm):
+    class Meta:
+        model = LoginPolicy
+        fields = ("renewal_cutoff",)
+
+    def clean_renewal_cutoff(self):
+        cutoff = self.cleaned_data["renewal_cutoff"]
+        if cutoff is not None and cutoff > timezone.localdate():
+            raise forms.ValidationError(CUTOFF_IN_THE_FUTURE)
+        return cutoff
+
+
 @admin.register(LoginPolicy)
 class LoginPolicyAdmin(RegionScopedAdmin):
-    """The portal's login rules: a single row, which nobody deletes."""
+    """The portal's login rule: a single national row, set by national administrators, never deleted."""
 
     region_path = None  # national
-
+    form = LoginPolicyForm
     fields = ("renewal_cutoff", "updated_at", "updated_by")
     readonly_fields = ("updated_at", "updated_by")
 
@@ -252,9 +267,11 @@ class LoginPolicyAdmin(RegionScopedAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        obj.pk = 1
-        obj.updated_by = request.user
-        super().save_model(request, obj, form, change)
+        policy = services.set_login_policy(
+            form.cleaned_data["renewal_cutoff"], acting_user=request.user, request=request
+        )
+        obj.pk, obj.updated_at, obj.updated_by = policy.pk, policy.updated_at, policy.updated_by
+        obj._state.adding = False
 
 
 @admin.register(Invitation)

@@ -1,11 +1,17 @@
 from allauth.account import forms as allauth_forms
 from allauth.account.adapter import get_adapter
+from allauth.core import context as allauth_context
+from allauth.mfa.base import forms as mfa_forms
 from django import forms
 from django.contrib.auth import password_validation
 from django.core.validators import MaxLengthValidator
 from django.utils import formats, timezone
 
 from accounts.models import LoginPolicy, User
+from accounts.reset_code import ResetCodeProcess
+from audit.enums import EventType
+from ecars.lib.http import client_ip
+from ecars.lib.security import record_bounded_event
 
 
 # Longer input is refused before any hashing or validation, so that a huge "password" costs
@@ -31,6 +37,9 @@ def must_renew_before_login(user: User) -> str | None:
             )
     cutoff = LoginPolicy.current().renewal_cutoff
     if cutoff is not None:
+        # A cut-off is never later than today (accounts.services.set_login_policy); should one be found
+        # in the database all the same, a password renewed today still lets its owner in.
+        cutoff = min(cutoff, timezone.localdate())
         last_activity = max(filter(None, (user.last_login, user.password_changed_at, user.date_joined)))
         if timezone.localtime(last_activity).date() < cutoff:
             return (
@@ -63,9 +72,22 @@ class LoginForm(allauth_forms.LoginForm):
 
 
 class ResetPasswordForm(allauth_forms.ResetPasswordForm):
+    """« Renouveler le mot de passe »: the same work in the request for every address (accounts.reset_code)."""
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["email"].label = "Adresse de messagerie"
+
+    def clean_email(self):
+        # No account lookup here: whether the address is known is for the background task to find out.
+        get_adapter().clean_email(self.cleaned_data["email"].lower())
+        self.users = []
+        return self.cleaned_data["email"]
+
+    def save(self, request, **kwargs):
+        email = self.cleaned_data["email"]
+        ResetCodeProcess.initiate(request=request, email=email)
+        return email
 
 
 class NewPasswordMixin:
@@ -91,6 +113,13 @@ class ChangePasswordForm(NewPasswordMixin, allauth_forms.ChangePasswordForm):
         self.fields["oldpassword"].help_text = ""
         _bound_password_fields(self, "oldpassword")
         self.set_new_password_labels()
+
+    def clean_oldpassword(self):
+        # allauth compares it with no limit but the page's 5 a minute: throttled like the login instead.
+        password = self.cleaned_data.get("oldpassword", "")
+        if not get_adapter().reauthenticate(self.user, password):
+            raise get_adapter().validation_error("enter_current_password")
+        return password
 
 
 class NewPasswordForm(forms.Form):
@@ -153,10 +182,42 @@ class EmailChangeForm(forms.Form):
         return email
 
     def clean_password(self):
+        # Throttled and audited like the login (AccountAdapter.reauthenticate): over the limit even the
+        # right password is refused, with its own message.
         password = self.cleaned_data["password"]
-        if not self.user.check_password(password):
+        if not get_adapter().reauthenticate(self.user, password):
             raise forms.ValidationError("Mot de passe incorrect.", code="wrong_password")
         return password
+
+
+class MFAReauthenticateForm(mfa_forms.ReauthenticateForm):
+    """allauth's reauthentication by TOTP or recovery code (before the TOTP pages).
+
+    allauth already counts its wrong codes in the login's `login_failed` limits (per account and per IP
+    address); here the refusal gets its own message and, like every throttled try, an audit event.
+    """
+
+    def clean_code(self):
+        try:
+            return super().clean_code()
+        except forms.ValidationError as error:
+            if error.code != "too_many_login_attempts":
+                raise
+            ip = client_ip(allauth_context.request)
+            record_bounded_event(
+                EventType.LOGIN_THROTTLED,
+                key=(ip, "mfa_reauthenticate"),
+                actor=self.user,
+                ip_address=ip,
+                data={"email": self.user.email, "action": "mfa_reauthenticate"},
+            )
+            raise forms.ValidationError(TOO_MANY_CODES, code="too_many_login_attempts") from None
+
+
+TOO_MANY_CODES = (
+    "Trop de codes incorrects : pour protéger votre compte, les codes ne peuvent plus être vérifiés pour le "
+    "moment. Réessayez plus tard."
+)
 
 
 class CodeForm(forms.Form):

@@ -142,7 +142,7 @@ def accept_invitation(invitation: Invitation, password: str, *, request) -> User
     _expire_pending_invitations(user, now=now)
     _mark_email_verified(user)
     password_was_changed(user, request=request, event=EventType.INVITATION_ACCEPTED)
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
     return user
 
 

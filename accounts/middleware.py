@@ -11,6 +11,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import redirect
 from django.urls import Resolver404, resolve, reverse
 
+from accounts.enums import UserKind
 from accounts.models import User
 
 
@@ -76,29 +77,47 @@ class PasswordRenewalMiddleware:
         return self.get_response(request)
 
 
-class AdminRequiresTOTPMiddleware:
-    """Staff reach the admin only with TOTP set up and used in this session (SECURITY.md A14)."""
+class StaffRequireTOTPMiddleware:
+    """Staff reach every page, the admin and the portal alike, only with TOTP set up and used in this
+    session (SECURITY.md A14); the pages that set it up or check it, and logout, are the exceptions.
+
+    « Staff » is any account that is not an establishment user: an agent's password alone opens
+    nothing of the region's data, not even the portal's pages or its documents.
+    """
+
+    # Without TOTP yet: only setting it up (allauth asks for the password again first if needed).
+    SET_UP = {"mfa_activate_totp", "account_reauthenticate", "account_logout", "health"}
+    # TOTP set up but not used in this session: only the code's page.
+    VERIFY = {"mfa_reauthenticate", "account_logout", "health"}
 
     def __init__(self, get_response):
         self.get_response = get_response
-        self.admin_prefix = None
 
     def __call__(self, request):
-        if self.admin_prefix is None:
-            self.admin_prefix = reverse("admin:index")
         user: User = request.user
-        if user.is_authenticated and user.is_staff and request.path_info.startswith(self.admin_prefix):
+        if user.is_authenticated and requires_totp(user):
+            match = _resolve(request.path_info)
+            view_name = match.view_name if match is not None else None
             if not is_mfa_enabled(user, types=["totp"]):
-                messages.warning(
-                    request,
-                    "La double authentification est obligatoire pour accéder à l'administration : "
-                    "configurez votre application d'authentification.",
-                )
-                return redirect("mfa_activate_totp")
-            records = get_authentication_records(request, user)
-            if not any(record.get("method") == "mfa" for record in records):
+                if view_name not in self.SET_UP:
+                    messages.warning(
+                        request,
+                        "La double authentification est obligatoire pour les agents : configurez votre "
+                        "application d'authentification.",
+                    )
+                    return redirect("mfa_activate_totp")
+            elif view_name not in self.VERIFY and not totp_used_in_session(request, user):
                 return redirect_to_login(request.get_full_path(), login_url=reverse("mfa_reauthenticate"))
         return self.get_response(request)
+
+
+def requires_totp(user: User) -> bool:
+    """Agents of every body and national administrators; establishment users may add TOTP, not must."""
+    return user.is_staff or user.is_superuser or user.kind != UserKind.ETABLISSEMENT
+
+
+def totp_used_in_session(request, user: User) -> bool:
+    return any(record.get("method") == "mfa" for record in get_authentication_records(request, user))
 
 
 def _resolve(path):

@@ -6,6 +6,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.enums import UserKind
+from ecars.privileges import StaffRole
 
 
 class UserManager(BaseUserManager):
@@ -36,6 +37,13 @@ class UserManager(BaseUserManager):
 
     def get_by_natural_key(self, username):
         return self.get(email__iexact=username)
+
+
+_ROLE_OF_KIND = {
+    UserKind.ARS: StaffRole.ARS_AGENT,
+    UserKind.AM: StaffRole.AM_EVALUATOR,
+    UserKind.OMEDIT: StaffRole.OMEDIT_EVALUATOR,
+}
 
 
 class User(AbstractBaseUser, PermissionsMixin):
@@ -117,6 +125,24 @@ class User(AbstractBaseUser, PermissionsMixin):
     def is_agency_staff(self) -> bool:
         """ARS, Assurance Maladie or OMEDIT staff with access to the admin."""
         return self.kind != UserKind.ETABLISSEMENT and self.is_staff and self.is_active
+
+    @property
+    def staff_role(self) -> StaffRole | None:
+        """The role that decides this account's powers (ecars/privileges.py), None for establishment users.
+
+        Superusers are the national administrators; agents hold the role of their body in their region.
+        """
+        if not (self.is_active and self.is_staff):
+            return None
+        if self.is_superuser:
+            return StaffRole.NATIONAL_ADMIN
+        if self.region_id is None:
+            return None
+        return _ROLE_OF_KIND.get(self.kind)
+
+    @property
+    def is_national_admin(self) -> bool:
+        return self.staff_role == StaffRole.NATIONAL_ADMIN
 
     def get_full_name(self) -> str:
         return f"{self.first_name} {self.last_name.upper()}".strip()

@@ -6,10 +6,12 @@ from allauth.account import signals as account_signals
 from allauth.mfa import signals as mfa_signals
 from allauth.mfa.models import Authenticator
 from django.contrib.auth import signals as auth_signals
+from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from accounts.middleware import LOGIN_AT_SESSION_KEY, renew_idle_delay
-from accounts.services import password_was_changed
+from accounts.models import User
+from accounts.services import password_was_changed, sync_email_address
 from audit.enums import EventType
 from audit.services import record_event
 from ecars.lib.http import client_ip
@@ -46,6 +48,14 @@ def on_reset_code_rejected(sender, request, user, last_attempt, **kwargs):
         ip_address=client_ip(request),
         data={"last_attempt": last_attempt},
     )
+
+
+@receiver(post_save, sender=User)
+def keep_the_address_row(sender, instance, created, update_fields, raw, **kwargs):
+    """Whatever path creates an account or changes its address (admin, service, command, shell)."""
+    if raw or not (created or update_fields is None or "email" in update_fields):
+        return
+    sync_email_address(instance)
 
 
 @receiver(mfa_signals.authenticator_added)

@@ -1,16 +1,120 @@
-"""Writes on accounts: passwords, address changes, sessions. Views, admin and signals share them."""
+"""Writes on accounts: creation and changes by staff, passwords, address changes, sessions, the login
+rule. Views, admin and signals share them."""
+
+import datetime
 
 from allauth.account.adapter import get_adapter
 from allauth.account.models import EmailAddress
 from allauth.usersessions.models import UserSession
 from django.contrib.auth import update_session_auth_hash
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import LoginPolicy, User
+from accounts.perms import may_manage_account
 from audit.enums import EventType
 from audit.services import record_event
 from ecars.lib.http import client_ip
+
+
+def sync_email_address(user: User) -> None:
+    """Keep exactly one allauth address row per account: its primary address, `user.email`.
+
+    allauth signs in, sends renewal codes and lifts the login lockout through these rows: an account
+    without one stays locked out after a renewal (issue 9), and a row left with an old address would
+    still receive codes after an agent corrected it.
+    """
+    rows = list(EmailAddress.objects.filter(user=user))
+    if len(rows) == 1 and rows[0].email == user.email and rows[0].primary:
+        return
+    kept = next((row for row in rows if row.email.lower() == user.email.lower()), None)
+    EmailAddress.objects.filter(user=user).exclude(pk=getattr(kept, "pk", None)).delete()
+    if kept is None:
+        EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=False)
+    elif not kept.primary or kept.email != user.email:
+        kept.email, kept.primary = user.email, True
+        kept.save(update_fields=["email", "primary"])
+
+
+@transaction.atomic
+def create_account(user: User, *, acting_user: User, request=None, invite: bool = False) -> User:
+    """Create an account (without a password: it is chosen from an invitation), audited; invite it if asked."""
+    # Imported here: invitations builds on this module.
+    from accounts.invitations import send_invitation
+
+    user.set_unusable_password()
+    user.save()
+    record_event(
+        EventType.ACCOUNT_CHANGED,
+        actor=acting_user,
+        target=user,
+        data={"created": True, "email": user.email, "kind": user.kind, "region": user.region_id},
+        ip_address=client_ip(request) if request else None,
+    )
+    if invite:
+        send_invitation(user, acting_user=acting_user, request=request)
+    return user
+
+
+@transaction.atomic
+def update_account(user: User, *, before: dict, acting_user: User, request=None) -> User:
+    """Save `user` as changed by staff; `before` holds the old values of the changed fields.
+
+    Audited (old → new), the old address is told of a new one, and a deactivated account's sessions end.
+    """
+    if not may_manage_account(acting_user, User.objects.get(pk=user.pk)):
+        raise PermissionDenied("Vous ne gérez pas ce compte.")
+    user.save()
+    changes = {}
+    for name, old in before.items():
+        new = user._meta.get_field(name).value_from_object(user)
+        if old != new:
+            changes[name] = [old, new]
+    if not changes:
+        return user
+    record_event(
+        EventType.ACCOUNT_CHANGED,
+        actor=acting_user,
+        target=user,
+        data={"changes": changes},
+        ip_address=client_ip(request) if request else None,
+    )
+    if "email" in changes:
+        old_email = changes["email"][0]
+        get_adapter(request).send_notification_mail(
+            "account/email/email_changed",
+            user,
+            context={"from_email": old_email, "to_email": user.email},
+            email=old_email,
+        )
+    if "is_active" in changes and not user.is_active:
+        end_other_sessions(user)
+    return user
+
+
+@transaction.atomic
+def set_login_policy(renewal_cutoff: datetime.date | None, *, acting_user: User, request=None) -> LoginPolicy:
+    """Set the national rule « renouvellement obligatoire sans connexion depuis le … », by a national administrator.
+
+    A date after today is refused: it would lock out every account, even one just renewed.
+    """
+    if not acting_user.is_national_admin:
+        raise PermissionDenied("Seul un administrateur national modifie les règles de connexion.")
+    if renewal_cutoff is not None and renewal_cutoff > timezone.localdate():
+        raise ValueError("The renewal cut-off cannot be later than today.")
+    policy = LoginPolicy.objects.select_for_update().filter(pk=1).first() or LoginPolicy(pk=1)
+    old = policy.renewal_cutoff
+    policy.renewal_cutoff = renewal_cutoff
+    policy.updated_by = acting_user
+    policy.save()
+    record_event(
+        EventType.LOGIN_POLICY_CHANGED,
+        actor=acting_user,
+        data={"renewal_cutoff": [old, renewal_cutoff]},
+        ip_address=client_ip(request) if request else None,
+    )
+    return policy
 
 
 def end_other_sessions(user: User, *, keep_session_key: str | None = None) -> int:
@@ -50,9 +154,8 @@ def change_email(request, user: User, new_email: str) -> None:
     """Replace the user's address (already verified by a code sent to it) and warn the old one."""
     old_email = user.email
     user.email = new_email
-    user.save(update_fields=["email"])
-    EmailAddress.objects.filter(user=user).delete()
-    EmailAddress.objects.create(user=user, email=new_email, verified=True, primary=True)
+    user.save(update_fields=["email"])  # the address row follows (receivers.keep_the_address_row)
+    EmailAddress.objects.filter(user=user).update(verified=True)
     record_event(
         EventType.EMAIL_CHANGED,
         actor=user,

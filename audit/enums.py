@@ -19,6 +19,9 @@ class EventType(models.TextChoices):
     INVITATION_SENT = "auth.invitation_sent", "invitation envoyée"
     INVITATION_ACCEPTED = "auth.invitation_accepted", "invitation acceptée"
     SESSION_ENDED = "auth.session_ended", "session terminée"
+    ACCOUNT_CHANGED = "auth.account_changed", "compte modifié par un agent"
+    LOGIN_POLICY_CHANGED = "auth.login_policy_changed", "règles de connexion modifiées"
+    ACCESS_REFUSED = "security.access_refused", "accès refusé"
     # Memberships and reference data
     MEMBER_ADDED = "ej.member_added", "membre ajouté"
     MEMBER_REMOVED = "ej.member_removed", "membre retiré"

@@ -21,18 +21,21 @@ from contracts.enums import MembershipRole
 from contracts.forms import BED_FIELDS, SOFTWARE_FIELDS
 from contracts.models import EntiteJuridique, IdentificationData, Membership
 from contracts.perms import identification_abilities
+from ecars import privileges
 from ecars.emails import send_templated_email
 from ecars.lib.http import client_ip
 from evaluation.models import Campaign
 from evaluation.perms import role_in_ej
 
 
+# A member administrator sees the EJ's member list next to the form: « already a member » tells them
+# nothing that list does not, so it stays explicit. Which other addresses cannot be added (agency staff,
+# deactivated accounts) is not theirs to learn: one neutral answer for all of them.
 ALREADY_MEMBER = "Cette adresse est déjà celle d'un membre de cette entité juridique."
-AGENCY_ADDRESS = (
-    "Cette adresse est celle d'un agent de l'ARS, de l'Assurance Maladie ou de l'OMEDIT : ces agents accèdent "
-    "aux entités juridiques de leur région sans en être membres."
+CANNOT_BE_ADDED = (
+    "Cette adresse ne peut pas être ajoutée aux membres de cette entité juridique. Si vous pensez qu'il "
+    "s'agit d'une erreur, contactez votre ARS."
 )
-INACTIVE_ACCOUNT = "Le compte de cette adresse est désactivé : demandez à votre ARS de le réactiver."
 CANNOT_REMOVE_SELF = (
     "Vous ne pouvez pas vous retirer vous-même : demandez-le à un autre administrateur des membres ou à votre ARS."
 )
@@ -45,10 +48,11 @@ class MemberError(Exception):
 
 
 def can_manage_members(ej: EntiteJuridique, user: User) -> bool:
-    """Member administrators of the EJ, agency staff of its region, and superusers manage its members."""
+    """Member administrators of the EJ, ARS agents of its region and national administrators (the table's
+    powers on memberships, ecars/privileges.py) manage its members."""
     if not (user.is_authenticated and user.is_active):
         return False
-    if user.is_superuser or (user.is_agency_staff and user.region_id == ej.region_id):
+    if privileges.may(user, "contracts.membership", "add", region_id=ej.region_id):
         return True
     return Membership.objects.filter(ej=ej, user=user, is_admin=True).exists()
 
@@ -81,17 +85,17 @@ def invite_member(ej: EntiteJuridique, email: str, role: str, *, acting_user: Us
 
     A new address gets an account without a password and an invitation to choose one; an account
     that never chose a password gets a fresh invitation; any other account is told by e-mail.
-    Agency staff addresses, deactivated accounts and current members are refused (MemberError).
+    Agency staff addresses and deactivated accounts are refused with one neutral message, current
+    members with their own (MemberError); a refusal stores nothing (the account created meanwhile is
+    rolled back with the rest).
     """
     _check_can_manage(ej, acting_user)
     if role not in MembershipRole.values:
         raise MemberError(UNKNOWN_ROLE)
     email = User.objects.normalize_email(email)
     user, created = _establishment_user(email)
-    if user.kind != UserKind.ETABLISSEMENT or user.is_staff or user.is_superuser:
-        raise MemberError(AGENCY_ADDRESS)
-    if not user.is_active:
-        raise MemberError(INACTIVE_ACCOUNT)
+    if user.kind != UserKind.ETABLISSEMENT or user.is_staff or user.is_superuser or not user.is_active:
+        raise MemberError(CANNOT_BE_ADDED)
     try:
         with transaction.atomic():
             membership = Membership.objects.create(user=user, ej=ej, role=role)

@@ -17,6 +17,7 @@ from documents.antivirus import queue_scan
 from documents.enums import ScanStatus
 from documents.models import Attachment, Document, documents_storage, random_storage_key
 from documents.validation import UploadRefused, ValidatedUpload, validate_upload
+from ecars import privileges
 from evaluation.perms import abilities, role_in_ej
 from evaluation.services import WriteRefused, lock_for_writing
 
@@ -168,7 +169,8 @@ def upload_to_contract(uploaded_file, *, contract, acting_user, upload_token=Non
 
 
 def may_add_contract_documents(user, contract) -> bool:
-    return user.is_superuser or (user.is_agency_staff and user.region_id == contract.ej.region_id)
+    """« Ajouter document » on a contract: the `upload` power of the privilege table, in the contract's region."""
+    return privileges.may(user, "documents.document", "upload", region_id=contract.ej.region_id)
 
 
 def _record_upload(document, *, value, acting_user, ip_address):

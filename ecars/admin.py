@@ -1,5 +1,8 @@
 """Shared bases of the admin, the working screen of agency staff (STYLE.md §39, SECURITY.md C6).
 
+- `PrivilegedAdminMixin`, `PrivilegedInlineMixin`: the powers on a model's pages and actions are those
+  of the privilege table (ecars/privileges.py), for every role, national administrators included;
+  a class may only narrow them further (object-level rules).
 - `RegionScopedAdmin`: a non-superuser agency agent only sees the objects of their own region
   (`region_path` leads from the model to its region), foreign-key choices are limited the same way,
   and the page of an object outside that scope answers 404, as if it did not exist.
@@ -9,7 +12,11 @@
 
 from django.contrib import admin
 from django.contrib.admin.exceptions import NotRegistered
+from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.http import Http404
+
+from ecars import privileges
 
 
 def scope_to_region(queryset, user, region_path: str | None):
@@ -33,6 +40,53 @@ def _scoping_admin(admin_site, model):
     except NotRegistered:
         return None
     return model_admin if isinstance(model_admin, RegionScopedAdmin) else None
+
+
+class PrivilegedAdminMixin:
+    """A ModelAdmin whose pages and actions follow the privilege table; subclasses may only narrow them.
+
+    Admin actions name their verb in `permissions=[…]`; `has_privilege` answers for it.
+    """
+
+    def has_privilege(self, request, verb: str) -> bool:
+        return privileges.allows(request.user, self.opts.label_lower, verb)
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        # Addresses typed without a scheme are https ones (Django 6's default, asked for explicitly).
+        if isinstance(db_field, models.URLField):
+            kwargs.setdefault("assume_scheme", "https")
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def has_module_permission(self, request):
+        return bool(privileges.verbs(request.user, self.opts.label_lower))
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_privilege(request, "view") and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request, *args):
+        return self.has_privilege(request, "add") and super().has_add_permission(request, *args)
+
+    def has_change_permission(self, request, obj=None):
+        return self.has_privilege(request, "change") and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_privilege(request, "delete") and super().has_delete_permission(request, obj)
+
+    def history_view(self, request, object_id, extra_context=None):
+        # Django looks the object up before checking the right to view the model: without that right,
+        # the answer must not tell whether the object exists (403 either way, as the other pages).
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        return super().history_view(request, object_id, extra_context)
+
+
+class PrivilegedInlineMixin(PrivilegedAdminMixin):
+    """The same for an inline: its rows are governed by the table's line of the inline's own model."""
+
+    def has_add_permission(self, request, obj):
+        return self.has_privilege(request, "add") and super(PrivilegedAdminMixin, self).has_add_permission(
+            request, obj
+        )
 
 
 class ScopedChoicesMixin:
@@ -67,7 +121,7 @@ class ScopedChoicesMixin:
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
-class RegionScopedAdmin(ScopedChoicesMixin, admin.ModelAdmin):
+class RegionScopedAdmin(ScopedChoicesMixin, PrivilegedAdminMixin, admin.ModelAdmin):
     """A ModelAdmin whose lists, pages and choices are limited to the agent's region."""
 
     # Lookup from the model to its region's pk; None for national data (referentials, types…).
@@ -86,12 +140,27 @@ class RegionScopedAdmin(ScopedChoicesMixin, admin.ModelAdmin):
         raise Http404("Aucun objet ne correspond à cette adresse.")
 
 
-class ScopedTabularInline(ScopedChoicesMixin, admin.TabularInline):
+class ScopedTabularInline(ScopedChoicesMixin, PrivilegedInlineMixin, admin.TabularInline):
     """An inline whose foreign-key choices are scoped; its rows belong to an already scoped parent."""
 
 
-class ScopedStackedInline(ScopedChoicesMixin, admin.StackedInline):
+class ScopedStackedInline(ScopedChoicesMixin, PrivilegedInlineMixin, admin.StackedInline):
     """An inline whose foreign-key choices are scoped; its rows belong to an already scoped parent."""
+
+
+class ReadOnlyInline(PrivilegedInlineMixin, admin.TabularInline):
+    """A view-only inline of rows written by services (logs, history): nobody adds, changes or deletes them."""
+
+    extra = 0
+
+    def has_add_permission(self, request, obj):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class NoDeleteMixin:

@@ -12,12 +12,10 @@ from dataclasses import dataclass
 
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
-from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.enums import UserKind
-from accounts.groups import sync_groups
 from accounts.invitations import generate_temporary_password
 from accounts.models import User
 from contracts.enums import ContractStatus, MembershipRole
@@ -31,7 +29,7 @@ from contracts.models import (
     Membership,
     Region,
 )
-from evaluation.enums import CampaignState, FilledBy, Scope, SelfEvaluationState, ValueType
+from evaluation.enums import CampaignState, FilledBy, SelfEvaluationState, ValueType
 from evaluation.models import Campaign, Node, Referential, SelfEvaluation
 from evaluation.services import create_self_evaluation, transition
 
@@ -125,42 +123,42 @@ TREE += [
         {"choices": ["Niveau 1", "Niveau 2", "Niveau 3"], "default_target": "Niveau 2"},
     ),
     ("3.1.3.c", "Organisation de l'analyse pharmaceutique : description et perspectives", TEXTE, {}),
-    ("4.1", "Volet « produits de santé » : indicateurs nationaux", None, {"scope": Scope.NATIONAL}),
+    ("4.1", "Volet « produits de santé » : indicateurs nationaux", None, {"national": True}),
     (
         "4.1.1",
         "Prescriptions hospitalières exécutées en ville (PHEV)",
         None,
-        {"scope": Scope.NATIONAL},
+        {"national": True},
     ),
     (
         "4.1.1.a",
         "Les prescriptions hospitalières exécutées en ville (PHEV) d'inhibiteurs de la pompe à protons (IPP)",
         NOMBRE,
-        {"scope": Scope.NATIONAL, "filled_by": FilledBy.AM, "unit": "prescriptions"},
+        {"national": True, "filled_by": FilledBy.AM, "unit": "prescriptions"},
     ),
     (
         "4.1.1.b",
         "Les prescriptions hospitalières exécutées en ville (PHEV) de l'ézétimibe",
         NOMBRE,
-        {"scope": Scope.NATIONAL, "filled_by": FilledBy.AM, "unit": "prescriptions"},
+        {"national": True, "filled_by": FilledBy.AM, "unit": "prescriptions"},
     ),
     (
         "4.1.1.c",
         "Analyse par l'établissement de l'évolution de ses PHEV et actions engagées",
         TEXTE,
-        {"scope": Scope.NATIONAL},
+        {"national": True},
     ),
     (
         "5.1",
         "Organisation des soins : transports",
         None,
-        {"scope": Scope.NATIONAL},
+        {"national": True},
     ),
     (
         "5.1.1",
         "La part de l'ambulance dans les prescriptions hospitalières exécutées en ville (PHEV) de transports",
         None,
-        {"scope": Scope.NATIONAL},
+        {"national": True},
     ),
     (
         "5.1.1.a",
@@ -194,13 +192,16 @@ def _user(email, *, password, temporary, **fields):
     return user
 
 
-def _referential(contract_type) -> Referential:
+def _referential(contract_type, region) -> Referential:
     referential, _ = Referential.objects.get_or_create(
         contract_type=contract_type, name="Référentiel CAQES Occitanie", version=1
     )
     parents = {}
     for position, (code, label, value_type, extra) in enumerate(TREE):
         parent_code = code.rsplit(".", 1)[0] if code.count(".") else None
+        extra = dict(extra)
+        # The regional part of the contract is Occitanie's; « national » nodes are the same everywhere.
+        node_region = None if extra.pop("national", False) else region
         node, _ = Node.objects.get_or_create(
             referential=referential,
             code=code,
@@ -209,6 +210,7 @@ def _referential(contract_type) -> Referential:
                 "parent": parents.get(parent_code),
                 "position": position,
                 "value_type": value_type or "",
+                "region": node_region,
                 **extra,
             },
         )
@@ -267,7 +269,6 @@ def seed_demo(*, password: str | None = None) -> DemoResult:
             "business_email": "ARS-OC-DUAJIQ-QUALITE@ars.sante.fr",
         },
     )
-    agency_group: Group = sync_groups()
     ars_user = _user(
         ARS_USER_EMAIL,
         password=demo_password,
@@ -278,7 +279,6 @@ def seed_demo(*, password: str | None = None) -> DemoResult:
         region=region,
         is_staff=True,
     )
-    ars_user.groups.add(agency_group)
     # The admin requires TOTP: the demo agent gets an authenticator whose key is printed once.
     ars_totp_secret = None
     if not Authenticator.objects.filter(user=ars_user, type=Authenticator.Type.TOTP).exists():
@@ -289,7 +289,7 @@ def seed_demo(*, password: str | None = None) -> DemoResult:
         code="CAQES", defaults={"name": "Contrat d'amélioration de la qualité et de l'efficience des soins"}
     )
     ContractType.objects.get_or_create(code="CPOM", defaults={"name": "Contrat pluriannuel d'objectifs et de moyens"})
-    referential = _referential(caqes)
+    referential = _referential(caqes, region)
     campaign = _campaign(caqes, referential, region, today)
 
     grenoble, _ = EntiteJuridique.objects.get_or_create(

@@ -5,6 +5,9 @@ Each message is a template triple under templates/<app>/email/: `<name>_subject.
 request, so a slow or unavailable SMTP server never fails a user's action; the task is enqueued
 only once the transaction that decided to send it has committed.
 
+Each recipient gets a message of their own (one task each): addresses given together in `to`
+(the signataires of an EJ, its ARS contact…) never appear in each other's headers.
+
 A message that carries a secret (a verification code, an invitation link, a temporary password)
 is sealed before it is queued: the task table never holds the secret in clear, only a ciphertext
 that the worker opens with a key derived from SECRET_KEY.
@@ -51,13 +54,34 @@ def send_email(
 ) -> None:
     if sealed:
         body, html_body = unseal(body), unseal(html_body) if html_body else ""
-    message = EmailMultiAlternatives(subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=to)
-    if html_body:
-        message.attach_alternative(html_body, "text/html")
-    for attachment in attachments or ():
-        content = unseal(attachment["content"]) if sealed else attachment["content"]
-        message.attach(attachment["filename"], base64.b64decode(content), attachment["mimetype"])
-    message.send()
+    files = [
+        (
+            attachment["filename"],
+            base64.b64decode(unseal(attachment["content"]) if sealed else attachment["content"]),
+            attachment["mimetype"],
+        )
+        for attachment in attachments or ()
+    ]
+    # Tasks are queued one per recipient; a task queued with several (before that rule) still
+    # sends each address its own message.
+    for address in _distinct(to):
+        message = EmailMultiAlternatives(
+            subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=[address]
+        )
+        if html_body:
+            message.attach_alternative(html_body, "text/html")
+        for filename, content, mimetype in files:
+            message.attach(filename, content, mimetype)
+        message.send()
+
+
+def _distinct(addresses) -> list[str]:
+    """The non-empty addresses, each once (whatever its case), in their order."""
+    seen = {}
+    for address in addresses:
+        if address:
+            seen.setdefault(address.lower(), address)
+    return list(seen.values())
 
 
 def _enqueue_on_commit(
@@ -81,9 +105,13 @@ def _enqueue_on_commit(
     ]
     # Messages without attachments are queued exactly as before.
     extra = {"attachments": encoded} if encoded else {}
-    transaction.on_commit(
-        lambda: send_email.enqueue(subject=subject, body=body, html_body=html_body, to=to, sealed=sensitive, **extra)
-    )
+    # One message per recipient: colleagues written to together never see each other's addresses.
+    for address in _distinct(to):
+        transaction.on_commit(
+            lambda address=address: send_email.enqueue(
+                subject=subject, body=body, html_body=html_body, to=[address], sealed=sensitive, **extra
+            )
+        )
 
 
 def send_templated_email(
@@ -96,6 +124,7 @@ def send_templated_email(
 ) -> None:
     """Render `template_prefix` (e.g. "accounts/email/invitation") and send it once the transaction commits.
 
+    `to`: each address gets its own message.
     `sensitive`: the message carries a secret; it is queued sealed.
     `attachments`: (filename, content, mimetype) triples, e.g. ("attestation.pdf", pdf_bytes, "application/pdf").
     """

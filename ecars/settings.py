@@ -39,7 +39,7 @@ SITE_URL = env_str("SITE_URL", "http://localhost:8000").rstrip("/")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [SITE_URL])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "ecars.apps.AdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -65,22 +65,29 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: Permissions-Policy and Clear-Site-Data reach every answer, static files included.
+    "ecars.middleware.SecurityHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Before anything that can answer, so that error pages (a host not allowed, a NUL byte) carry it too.
+    "csp.middleware.CSPMiddleware",
+    # A NUL byte is refused (400) before the session, the user or a view can take it to the database.
+    "ecars.middleware.RejectNulBytesMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Logs (and audits, for another EJ's objects) every 403/404 answered to a signed-in user.
+    "ecars.middleware.RefusedAccessMiddleware",
     "ecars.middleware.PrivatePagesAreNotCachedMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "allauth.usersessions.middleware.UserSessionsMiddleware",
     "accounts.middleware.SessionLifetimeMiddleware",
     "accounts.middleware.PasswordRenewalMiddleware",
-    "accounts.middleware.AdminRequiresTOTPMiddleware",
+    "accounts.middleware.StaffRequireTOTPMiddleware",
 ]
 
 ROOT_URLCONF = "ecars.urls"
@@ -121,10 +128,8 @@ CACHES = {"default": cache_config(env_str("CACHE_URL", "locmem://"))}
 
 # Authentication
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
-]
+# Sign-in by e-mail address; staff permissions come from ecars/privileges.py only (no groups).
+AUTHENTICATION_BACKENDS = ["accounts.backends.AuthenticationBackend"]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -182,6 +187,8 @@ ACCOUNT_RATE_LIMITS = {
     "manage_email": "10/m/user",
     "reauthenticate": "10/m/user",
     "change_email": "5/h/user",
+    # « Inviter un collègue »: per member administrator, and per EJ ("key": the EJ) whoever invites.
+    "invite_member": "20/h/user,50/d/key",
     "signup": "0/m/ip",
 }
 # Behind the reverse proxy, the client address is the last one it appended to X-Forwarded-For.
@@ -189,6 +196,11 @@ ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "e-CARS"
 MFA_RECOVERY_CODES_SHOW_ONCE = True
+# allauth refuses TOTP on an unverified address so that a self-signed-up impostor cannot lock the real
+# owner out; here nobody signs up: every address is given by the ARS or a national administrator.
+MFA_ALLOW_UNVERIFIED_EMAIL = True
+# A throttled reauthentication by code gets its own message and an audit event (accounts.forms).
+MFA_FORMS = {"reauthenticate": "accounts.forms.MFAReauthenticateForm"}
 # Updating "last seen" would cost an UPDATE on every request; sessions are listed from their login.
 USERSESSIONS_TRACK_ACTIVITY = False
 # A temporary password sent by e-mail (the manual's first login) works for 72 hours.
@@ -367,5 +379,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        # Refused accesses, rate limits (ecars.lib.security): kept even if LOG_LEVEL is raised.
+        "ecars.security": {"level": "INFO"},
     },
 }

@@ -1,16 +1,9 @@
-from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
 from accounts.urls import allauth_overrides
 from ecars import views
 
-
-admin.site.site_header = "e-CARS — administration"
-admin.site.site_title = "e-CARS"
-admin.site.index_title = "Gestion des contrats et des campagnes"
-# The admin's login is the portal's: rate-limited, and followed by the TOTP check (SECURITY.md A15).
-admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     path("", include("contracts.urls")),

@@ -15,7 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from ecars.admin import ReadOnlyMixin, RegionScopedAdmin, ScopedRelatedListFilter, without_fields
+from ecars.admin import ReadOnlyInline, ReadOnlyMixin, RegionScopedAdmin, ScopedRelatedListFilter, without_fields
 from evaluation import extensions
 from evaluation.enums import ExtensionStatus
 from evaluation.models import (
@@ -46,6 +46,14 @@ class ReferentialAdmin(RegionScopedAdmin):
     readonly_fields = ("created_at",)
 
 
+# What a question means to those who answered it: once it has answers, these never change.
+MEANING_FIELDS = ("referential", "value_type", "filled_by", "required", "answer_level", "choices", "region")
+MEANING_FROZEN = (
+    "Cette question a déjà des réponses : son {fields} ne peut plus changer, sans quoi ces réponses "
+    "changeraient de sens. Créez une nouvelle version du référentiel pour la prochaine campagne."
+)
+
+
 class NodeAdminForm(forms.ModelForm):
     class Meta:
         model = Node
@@ -63,28 +71,51 @@ class NodeAdminForm(forms.ModelForm):
             "answer_level",
             "required",
             "help_text",
-            "scope",
+            "region",
         )
 
     def clean(self):
         cleaned_data = super().clean()
-        referential, parent = cleaned_data.get("referential"), cleaned_data.get("parent")
+        referential = cleaned_data.get("referential", self.instance.referential if self.instance.pk else None)
+        parent = cleaned_data.get("parent")
+        region = cleaned_data.get("region") if "region" in self.fields else self.instance.region
         if referential and parent and parent.referential_id != referential.pk:
             self.add_error("parent", "Le nœud parent doit appartenir au même référentiel.")
+        if parent and parent.region_id is not None and parent.region_id != getattr(region, "pk", None):
+            self.add_error("parent", "Le nœud parent est régional : ses enfants sont des nœuds de la même région.")
+        if self.instance.pk is not None:
+            # Compared by value: Django's JSONField reports an empty list as always changed.
+            changed = [
+                name
+                for name in MEANING_FIELDS
+                if name in cleaned_data and cleaned_data[name] != getattr(self.instance, name)
+            ]
+            if changed and self.instance.values.answered().exists():
+                labels = ", ".join(str(Node._meta.get_field(name).verbose_name) for name in changed)
+                raise forms.ValidationError(MEANING_FROZEN.format(fields=labels), code="meaning_frozen")
         return cleaned_data
 
 
 @admin.register(Node)
 class NodeAdmin(RegionScopedAdmin):
-    region_path = None  # national
+    """National nodes are changed by national administrators; a region's agents add and change the
+    regional nodes of their region, and see the national ones. Nobody deletes a node."""
+
     form = NodeAdminForm
     list_display = ("code", "label", "referential", "value_type", "filled_by", "answer_level", "required", "scope")
-    list_filter = ("referential", "value_type", "filled_by", "answer_level", "required", "scope")
-    list_select_related = ("referential",)
+    list_filter = (
+        "referential",
+        "value_type",
+        "filled_by",
+        "answer_level",
+        "required",
+        ("region", ScopedRelatedListFilter),
+    )
+    list_select_related = ("referential", "region")
     search_fields = ("code", "label")
     autocomplete_fields = ("parent",)
     fieldsets = (
-        (None, {"fields": ("referential", "parent", "code", "label", "position")}),
+        (None, {"fields": ("referential", "parent", "code", "label", "position", "region")}),
         (
             "Indicateur",
             {
@@ -98,11 +129,34 @@ class NodeAdmin(RegionScopedAdmin):
                     "answer_level",
                     "required",
                     "help_text",
-                    "scope",
                 ),
             },
         ),
     )
+
+    @admin.display(description="portée", ordering="region__name")
+    def scope(self, obj):
+        return "national" if obj.is_national else f"régional ({obj.region})"
+
+    def scope_queryset(self, request, queryset):
+        user = request.user
+        if user.is_national_admin:
+            return queryset
+        return queryset.for_region(user.region_id) if user.region_id is not None else queryset.none()
+
+    def has_change_permission(self, request, obj=None):
+        if not super().has_change_permission(request, obj):
+            return False
+        return obj is None or request.user.is_national_admin or obj.region_id == request.user.region_id
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly_fields = super().get_readonly_fields(request, obj)
+        return readonly_fields if request.user.is_national_admin else (*readonly_fields, "region")
+
+    def save_model(self, request, obj, form, change):
+        if not request.user.is_national_admin:
+            obj.region_id = request.user.region_id
+        super().save_model(request, obj, form, change)
 
 
 class CampaignAdminForm(forms.ModelForm):
@@ -199,7 +253,7 @@ class CampaignAdmin(RegionScopedAdmin):
             form.instance.regions.set([request.user.region_id])
 
 
-class TransitionInline(ReadOnlyMixin, admin.TabularInline):
+class TransitionInline(ReadOnlyInline):
     model = Transition
     fields = ("created_at", "from_state", "to_state", "user", "reason")
     readonly_fields = fields
@@ -209,7 +263,7 @@ class TransitionInline(ReadOnlyMixin, admin.TabularInline):
         return super().get_queryset(request).select_related("user")
 
 
-class ExtensionRequestInline(ReadOnlyMixin, admin.TabularInline):
+class ExtensionRequestInline(ReadOnlyInline):
     model = ExtensionRequest
     fields = ("created_at", "requested_by", "requested_until", "reason", "status", "decided_by", "decided_at")
     readonly_fields = fields
@@ -346,8 +400,8 @@ class SelfEvaluationAdmin(ServiceActionsMixin, ReadOnlyMixin, RegionScopedAdmin)
         return obj.contract.ej
 
     def has_reopen_permission(self, request):
-        # The form stays read-only; « change » on self-evaluations is the right to reopen them.
-        return request.user.has_perm("evaluation.change_selfevaluation")
+        # The form stays read-only: reopening goes through the action and its service.
+        return self.has_privilege(request, "reopen")
 
     @admin.action(description="Rouvrir la saisie", permissions=["reopen"])
     def reopen_self_evaluations(self, request, queryset):
@@ -411,7 +465,7 @@ class TransitionAdmin(ReadOnlyMixin, RegionScopedAdmin):
     readonly_fields = ("created_at",)
 
 
-class IndicatorValueHistoryInline(ReadOnlyMixin, admin.TabularInline):
+class IndicatorValueHistoryInline(ReadOnlyInline):
     model = IndicatorValueHistory
     fields = ("version", "changes", "changed_by", "changed_at")
     readonly_fields = fields
@@ -524,8 +578,8 @@ class ExtensionRequestAdmin(ServiceActionsMixin, ReadOnlyMixin, RegionScopedAdmi
         return obj.self_evaluation.deadline
 
     def has_decide_permission(self, request):
-        # The form stays read-only; « change » on requests is the right to grant or refuse them.
-        return request.user.has_perm("evaluation.change_extensionrequest")
+        # The form stays read-only: the decision goes through the actions and their service.
+        return self.has_privilege(request, "decide")
 
     @staticmethod
     def _describe(extension_request):

@@ -21,11 +21,6 @@ class FilledBy(models.TextChoices):
     OMEDIT = "omedit", "OMEDIT"
 
 
-class Scope(models.TextChoices):
-    NATIONAL = "national", "national"
-    REGIONAL = "regional", "régional"
-
-
 class AnswerLevel(models.TextChoices):
     """Whether an indicator is answered once for the EJ or once for each ET of the contract."""
 

@@ -28,6 +28,7 @@ from audit.enums import EventType
 from audit.services import record_event
 from contracts.enums import MembershipRole
 from contracts.models import Membership
+from ecars import privileges
 from ecars.emails import send_templated_email
 from ecars.lib.http import client_ip
 from evaluation import services
@@ -149,15 +150,15 @@ def request_field_errors(
     return errors
 
 
-def can_decide(user, self_evaluation: SelfEvaluation) -> bool:
-    """Agency staff of the EJ's region (and superusers) decide on extensions and reopen self-evaluations."""
-    if not (user.is_authenticated and user.is_active):
-        return False
-    return user.is_superuser or (user.is_agency_staff and user.region_id == self_evaluation.contract.ej.region_id)
+def can_decide(user, self_evaluation: SelfEvaluation, *, verb: str = "decide") -> bool:
+    """ARS agents of the EJ's region and national administrators decide on extensions (`decide`) and
+    reopen self-evaluations (`reopen`): the privilege table's powers (ecars/privileges.py)."""
+    model_label = "evaluation.extensionrequest" if verb == "decide" else "evaluation.selfevaluation"
+    return privileges.may(user, model_label, verb, region_id=self_evaluation.contract.ej.region_id)
 
 
-def _check_can_decide(user, self_evaluation: SelfEvaluation) -> None:
-    if not can_decide(user, self_evaluation):
+def _check_can_decide(user, self_evaluation: SelfEvaluation, *, verb: str = "decide") -> None:
+    if not can_decide(user, self_evaluation, verb=verb):
         raise PermissionDenied(NOT_AGENCY_STAFF)
 
 
@@ -320,7 +321,7 @@ def reopen(
     time (and decides a pending request, if any, as granted). The EJ's signataires are told by e-mail.
     """
     locked = _lock(self_evaluation.pk)
-    _check_can_decide(acting_user, locked)
+    _check_can_decide(acting_user, locked, verb="reopen")
     reason = reason.strip()
     if not reason:
         raise ExtensionRefused(REOPEN_REASON_REQUIRED, field="reason")

@@ -11,7 +11,6 @@ from evaluation.enums import (
     CampaignState,
     ExtensionStatus,
     FilledBy,
-    Scope,
     SelfEvaluationState,
     ValueType,
 )
@@ -44,6 +43,10 @@ class Referential(models.Model):
 class NodeQuerySet(models.QuerySet):
     def indicators(self):
         return self.exclude(value_type="")
+
+    def for_region(self, region_id):
+        """National nodes, and the regional nodes of `region_id`: what a contract of that region answers."""
+        return self.filter(models.Q(region__isnull=True) | models.Q(region_id=region_id))
 
     def to_fill_by_establishment(self):
         """The questions that count in the fill percentage."""
@@ -78,7 +81,17 @@ class Node(models.Model):
     answer_level = models.CharField("niveau de réponse", max_length=2, choices=AnswerLevel.choices, default="ej")
     required = models.BooleanField("obligatoire", default=True)
     help_text = models.TextField("aide", blank=True)
-    scope = models.CharField("portée", max_length=10, choices=Scope.choices, default=Scope.REGIONAL)
+    # National nodes are the same for every region and changed by national administrators; a region's
+    # agents add and change their own regional nodes, which only that region's contracts answer.
+    region = models.ForeignKey(
+        "contracts.Region",
+        verbose_name="région",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="nodes",
+        help_text="Vide pour un nœud national ; sinon, le nœud n'est posé qu'aux contrats de cette région.",
+    )
 
     objects = NodeQuerySet.as_manager()
 
@@ -101,6 +114,10 @@ class Node(models.Model):
     @property
     def is_indicator(self) -> bool:
         return bool(self.value_type)
+
+    @property
+    def is_national(self) -> bool:
+        return self.region_id is None
 
 
 class Campaign(models.Model):
@@ -280,6 +297,10 @@ class Transition(models.Model):
 class IndicatorValueQuerySet(models.QuerySet):
     def filled(self):
         return self.filter(models.Q(not_applicable=True) | ~models.Q(value=""))
+
+    def answered(self):
+        """Filled, or saved at least once (even emptied since): what an answer's history rests on."""
+        return self.filter(models.Q(not_applicable=True) | ~models.Q(value="") | models.Q(version__gt=1))
 
 
 class IndicatorValue(models.Model):

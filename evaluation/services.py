@@ -91,7 +91,8 @@ def create_self_evaluation(*, contract, campaign: Campaign) -> SelfEvaluation:
     self_evaluation = SelfEvaluation.objects.create(contract=contract, campaign=campaign)
     etablissements = list(contract.etablissements.all())
     values = []
-    for indicator in Node.objects.indicators().filter(referential_id=campaign.referential_id):
+    indicators = Node.objects.indicators().filter(referential_id=campaign.referential_id)
+    for indicator in indicators.for_region(contract.ej.region_id):
         targets = etablissements if indicator.answer_level == AnswerLevel.ET else [None]
         values.extend(
             IndicatorValue(

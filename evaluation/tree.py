@@ -140,7 +140,9 @@ def build_tree(self_evaluation: SelfEvaluation, *, can_write: bool, assigned_to=
     """The whole tree; with `assigned_to`, only the questions confided to that user (« Mes questions »),
     the percentages staying those of the whole self-evaluation."""
     nodes = list(
-        Node.objects.filter(referential_id=self_evaluation.campaign.referential_id).order_by("position", "pk")
+        Node.objects.filter(referential_id=self_evaluation.campaign.referential_id)
+        .for_region(self_evaluation.contract.ej.region_id)
+        .order_by("position", "pk")
     )
     values_by_node: dict[int, list[IndicatorValue]] = {}
     for value in (

@@ -21,7 +21,6 @@ from django.db import connections
 from django.test import Client as DjangoClient
 from django.test import TestCase
 
-from accounts.groups import sync_groups
 from contracts.enums import MembershipRole
 from tests.accounts.factories import UserFactory
 from tests.contracts.factories import EntiteJuridiqueFactory, MembershipFactory, RegionFactory
@@ -137,10 +136,8 @@ def other_member(other_ej):
 
 @pytest.fixture
 def ars_staff(region):
-    """An ARS agent of the region of `ej`, in the agency staff group."""
-    user = UserFactory(ars_staff=True, region=region)
-    user.groups.add(sync_groups())
-    return user
+    """An ARS agent of the region of `ej`."""
+    return UserFactory(ars_staff=True, region=region)
 
 
 def log_in_with_totp(client, user):

@@ -8,7 +8,7 @@ from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, r
 
 
 SAMPLE_UUID = str(uuid.UUID("00000000-0000-4000-8000-000000000000"))
-_CANDIDATES = (SAMPLE_UUID, "1", "auth", "x")
+_CANDIDATES = (SAMPLE_UUID, "1", "accounts", "x")
 
 
 @dataclass(frozen=True)

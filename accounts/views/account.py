@@ -5,7 +5,7 @@ from allauth.core.internal.cryptokit import compare_user_code
 from allauth.mfa.utils import is_mfa_enabled
 from allauth.usersessions.models import UserSession
 from django.contrib import messages
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
@@ -42,9 +42,13 @@ def account(request):
 @require_POST
 def end_session(request):
     """« Terminer »: sign one of one's sessions out (the one in use goes through « Se déconnecter »)."""
+    # The form sends a number; anything else names no session (and must not reach the query as is).
+    session_pk = request.POST.get("session", "")
+    if not (session_pk.isascii() and session_pk.isdigit()):
+        raise Http404
     user_session = get_object_or_404(
         UserSession.objects.filter(user=request.user).exclude(session_key=request.session.session_key),
-        pk=request.POST.get("session"),
+        pk=session_pk,
     )
     services.end_session(request, request.user, user_session)
     messages.success(request, "La session a été terminée.")

@@ -17,8 +17,15 @@ INVITATION_SESSION_KEY = "ecars_invitation_token"
 @never_cache
 @require_safe
 def accept_invitation_token(request, token):
-    """The link of the e-mail: keep the token in the session, out of the address bar and the Referer."""
-    request.session[INVITATION_SESSION_KEY] = token if len(token) <= invitations.MAX_TOKEN_LENGTH else ""
+    """The link of the e-mail: keep the token in the session, out of the address bar and the Referer.
+
+    Only a usable invitation starts a session: anyone can request this address with made-up tokens,
+    and each would otherwise cost a session row. A stale or unknown link forgets any earlier token
+    of the visitor and leads to the same page without one: « Ce lien n'est plus valable ».
+    """
+    request.session.pop(INVITATION_SESSION_KEY, None)
+    if invitations.find_usable_invitation(token) is not None:
+        request.session[INVITATION_SESSION_KEY] = token
     return redirect("accounts:accept_invitation")
 
 

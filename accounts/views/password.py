@@ -2,6 +2,7 @@
 
 import time
 
+from allauth.account.adapter import get_adapter
 from allauth.account.internal.flows.password_reset_by_code import PasswordResetVerificationProcess
 from allauth.account.views import ConfirmPasswordResetCodeView
 from allauth.core import ratelimit
@@ -10,10 +11,12 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_http_methods, require_safe
 
 from accounts import services
 from accounts.forms import NewPasswordForm
+from accounts.reset_code import ResetCodeProcess
 
 
 @require_http_methods(["GET", "POST"])
@@ -31,9 +34,22 @@ def renew_password(request):
 
 
 class ConfirmResetCodeView(ConfirmPasswordResetCodeView):
-    """Screen 2: « Vérifier le code », « Envoyer un nouveau code », « Modifier l'adresse e-mail »."""
+    """Screen 2: « Vérifier le code », « Envoyer un nouveau code », « Modifier l'adresse e-mail ».
+
+    The process is ours (accounts.reset_code): the account is only known once the right code is typed.
+    """
 
     MAX_RESENDS = 2
+
+    @method_decorator(login_not_required)
+    def dispatch(self, request, *args, **kwargs):
+        # allauth's dispatch, resuming our process instead of allauth's.
+        self._process = ResetCodeProcess.resume(request)
+        if not self._process:
+            return HttpResponseRedirect(reverse("account_login"))
+        if self._process.state.get("code_confirmed"):
+            return HttpResponseRedirect(reverse("account_complete_password_reset"))
+        return super(ConfirmPasswordResetCodeView, self).dispatch(request, *args, **kwargs)
 
     def post(self, request, *args, **kwargs):
         if "resend" in request.POST:
@@ -61,6 +77,10 @@ class ConfirmResetCodeView(ConfirmPasswordResetCodeView):
         return HttpResponseRedirect(reverse("account_confirm_password_reset_code"))
 
     def form_valid(self, form):
+        if self._process.user is None:
+            # The code of an address without an account was never sent: guessed, it is still wrong.
+            form.add_error("code", get_adapter(self.request).validation_error("incorrect_code"))
+            return self.form_invalid(form)
         self._process.confirm_code()
         return HttpResponseRedirect(reverse("accounts:reset_code_verified"))
 

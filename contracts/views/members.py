@@ -1,12 +1,16 @@
+from allauth.core import ratelimit
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from audit.enums import EventType
 from contracts import services
 from contracts.enums import MembershipRole
 from contracts.forms import InviteMemberForm, MemberRoleForm, RemoveMemberForm
 from contracts.models import EntiteJuridique, Membership
+from ecars.lib.http import client_ip
+from ecars.lib.security import record_bounded_event
 
 
 def _ej_managed_by(request, ej) -> EntiteJuridique:
@@ -24,27 +28,58 @@ def members(request, ej):
     """« Membres de l'EJ »: the members and their roles, and « Inviter un collègue », for member administrators."""
     ej = _ej_managed_by(request, ej)
     form = InviteMemberForm(data=request.POST or None)
+    status = 200
     if request.method == "POST" and form.is_valid():
-        try:
-            membership = services.invite_member(
-                ej,
-                form.cleaned_data["email"],
-                form.cleaned_data["role"],
-                acting_user=request.user,
-                request=request,
-            )
-        except services.MemberError as error:
-            form.add_error("email", str(error))
+        if not _may_invite(request, ej):
+            # Nothing created, nothing sent; the typed address stays in the form.
+            messages.error(request, TOO_MANY_INVITATIONS)
+            status = 429
         else:
-            messages.success(
-                request,
-                f"{membership.user.email} est maintenant membre de l'EJ ({membership.get_role_display()}) "
-                "et en a été informé par courriel.",
-            )
-            return _members_page(ej)
+            try:
+                membership = services.invite_member(
+                    ej,
+                    form.cleaned_data["email"],
+                    form.cleaned_data["role"],
+                    acting_user=request.user,
+                    request=request,
+                )
+            except services.MemberError as error:
+                form.add_error("email", str(error))
+            else:
+                messages.success(
+                    request,
+                    f"{membership.user.email} est maintenant membre de l'EJ ({membership.get_role_display()}) "
+                    "et en a été informé par courriel.",
+                )
+                return _members_page(ej)
     memberships = ej.memberships.select_related("user").order_by("user__last_name", "user__first_name", "user__email")
     context = {"ej": ej, "form": form, "memberships": memberships, "roles": MembershipRole.choices}
-    return render(request, "contracts/members.html", context)
+    return render(request, "contracts/members.html", context, status=status)
+
+
+TOO_MANY_INVITATIONS = (
+    "Trop d'invitations ont été envoyées depuis cette entité juridique en peu de temps : aucune invitation "
+    "n'a été envoyée. Réessayez plus tard ; en cas d'urgence, contactez votre ARS."
+)
+
+
+def _may_invite(request, ej) -> bool:
+    """Whether another invitation is allowed: each one writes to an outside address in the portal's name,
+    so they are limited per member administrator and per EJ (ACCOUNT_RATE_LIMITS["invite_member"]).
+    Refused invitations count too: they would otherwise let anyone probe addresses without limit."""
+    if ratelimit.consume(request, action="invite_member", user=request.user, key=f"ej:{ej.public_id}"):
+        return True
+    # Audited like every throttled request: one row per client address and minute, the rest counted.
+    ip = client_ip(request)
+    record_bounded_event(
+        EventType.LOGIN_THROTTLED,
+        key=(ip, "invite_member"),
+        actor=request.user,
+        ej=ej,
+        ip_address=ip,
+        data={"action": "invite_member", "email": request.POST.get("email", "")[:254]},
+    )
+    return False
 
 
 @require_POST

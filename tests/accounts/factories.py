@@ -26,5 +26,25 @@ class UserFactory(factory.django.DjangoModelFactory):
             region=factory.SubFactory("tests.contracts.factories.RegionFactory"),
             email=factory.Sequence(lambda n: f"agent{n}@ars.sante.fr"),
         )
+        # Evaluators of the Assurance Maladie and of the OMEDIT of a region.
+        am_staff = factory.Trait(
+            kind=UserKind.AM,
+            is_staff=True,
+            region=factory.SubFactory("tests.contracts.factories.RegionFactory"),
+            email=factory.Sequence(lambda n: f"evaluateur{n}@assurance-maladie.fr"),
+        )
+        omedit_staff = factory.Trait(
+            kind=UserKind.OMEDIT,
+            is_staff=True,
+            region=factory.SubFactory("tests.contracts.factories.RegionFactory"),
+            email=factory.Sequence(lambda n: f"omedit{n}@ars.sante.fr"),
+        )
+        # A national administrator (a superuser: `manage.py createsuperuser`).
+        national_admin = factory.Trait(
+            kind=UserKind.ARS,
+            is_staff=True,
+            is_superuser=True,
+            email=factory.Sequence(lambda n: f"admin{n}@sante.gouv.fr"),
+        )
         # The manual's first login: a temporary password to renew.
         temporary_password = factory.Trait(password_must_change=True)

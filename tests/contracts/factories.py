@@ -36,7 +36,9 @@ class RegionFactory(factory.django.DjangoModelFactory):
         model = Region
         django_get_or_create = ("code",)
 
-    code = factory.Sequence(lambda n: f"{n + 1:02d}")
+    # Three digits (100–999), cycling: a long run never overflows the column, and never meets the
+    # two-digit INSEE codes that fixtures give their regions.
+    code = factory.Sequence(lambda n: str(100 + n % 900))
     name = factory.Sequence(lambda n: f"Région {n + 1}")
     agency_name = factory.LazyAttribute(lambda o: f"ARS {o.name}")
     support_email = factory.LazyAttribute(lambda o: f"support-{o.code}@ars.sante.fr")

@@ -9,6 +9,8 @@ import pytest
 from django.apps import apps
 from django.urls import reverse
 
+from audit.enums import EventType
+from audit.models import AuditEvent
 from contracts.enums import MembershipRole
 from tests.accounts.factories import UserFactory
 from tests.contracts.factories import ContractFactory, EtablissementFactory, MembershipFactory
@@ -68,6 +70,9 @@ def test_a_member_of_ej_a_gets_404_on_every_page_of_ej_b(client_for, member, oth
     assert 404 in answers
     after = database_snapshot()
     after.pop("sessions.Session", None), before.pop("sessions.Session", None)
+    # The one row allowed: the refusal itself, audited with EJ B (tests/ecars/test_refused_access.py).
+    refusals = AuditEvent.objects.filter(event_type=EventType.ACCESS_REFUSED, ej=other_ej).count()
+    assert after.pop("audit.AuditEvent") - before.pop("audit.AuditEvent") == refusals
     assert after == before
 
 

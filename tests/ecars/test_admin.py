@@ -2,21 +2,16 @@
 append-only data stays read-only, and nobody grants themselves privileges (SECURITY.md C5, C6).
 """
 
-import datetime
-import secrets
-
 import pytest
 from django.apps import apps
 from django.contrib import admin
-from django.contrib.auth.models import Group, Permission
 from django.contrib.messages import get_messages
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
 
 from accounts.enums import UserKind
-from accounts.models import Invitation, LoginPolicy, User
+from accounts.models import Invitation, LoginPolicy
 from audit.models import AuditEvent
 from contracts.finess import finess_luhn_ok
 from contracts.models import Contract, EntiteJuridique, Etablissement, Region
@@ -31,24 +26,12 @@ from evaluation.models import (
     Transition,
 )
 from tests.accounts.factories import UserFactory
-from tests.audit.factories import AuditEventFactory
 from tests.contracts.factories import (
-    AdministrativeContactFactory,
     ContractFactory,
     EntiteJuridiqueFactory,
     EtablissementFactory,
-    IdentificationDataFactory,
-    MembershipFactory,
 )
-from tests.documents.factories import AttachmentFactory, DocumentFactory
-from tests.evaluation.factories import (
-    CampaignFactory,
-    IndicatorValueFactory,
-    IndicatorValueHistoryFactory,
-    NodeFactory,
-    SelfEvaluationFactory,
-    TransitionFactory,
-)
+from tests.ecars.admin_objects import make_object_set
 
 
 PROJECT_APPS = {"accounts", "contracts", "evaluation", "documents", "audit"}
@@ -75,64 +58,6 @@ def label(model):
 
 def admin_url(model, view, *args):
     return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
-
-
-def make_object_set(region):
-    """One object of every project model, all in `region`, linked as in real life."""
-    ej = EntiteJuridiqueFactory(region=region)
-    membership = MembershipFactory(ej=ej, signataire=True)
-    member = membership.user
-    etablissement = EtablissementFactory(ej=ej)
-    contract = ContractFactory(ej=ej)
-    contract.etablissements.add(etablissement)
-    campaign = CampaignFactory(regions=[region], contract_type=contract.contract_type)
-    self_evaluation = SelfEvaluationFactory(contract=contract, campaign=campaign)
-    objective = NodeFactory(referential=campaign.referential)
-    indicator = NodeFactory(referential=campaign.referential, parent=objective, indicator=True)
-    value = IndicatorValueFactory(self_evaluation=self_evaluation, indicator=indicator, etablissement=etablissement)
-    document = DocumentFactory(ej=ej, contract=contract, uploaded_by=member)
-    objects = [
-        region,
-        member,
-        ej,
-        etablissement,
-        IdentificationDataFactory(etablissement=etablissement, validated_by=member),
-        membership,
-        contract.contract_type,
-        contract,
-        AdministrativeContactFactory(contract=contract),
-        campaign.referential,
-        indicator,
-        campaign,
-        self_evaluation,
-        TransitionFactory(self_evaluation=self_evaluation, user=member),
-        ExtensionRequest.objects.create(
-            self_evaluation=self_evaluation,
-            requested_by=member,
-            requested_until=campaign.self_assessment_deadline + datetime.timedelta(days=15),
-            reason="Départ du référent qualité.",
-        ),
-        ClosureReceipt.objects.create(
-            self_evaluation=self_evaluation,
-            file="receipts/attestation.pdf",
-            answers_sha256="0" * 64,
-            file_sha256="0" * 64,
-            closed_by=member,
-            closed_at=timezone.now(),
-            filled=1,
-            total=1,
-        ),
-        value,
-        IndicatorValueHistoryFactory(indicator_value=value, changed_by=member),
-        document,
-        AttachmentFactory(document=document, indicator_value=value, attached_by=member),
-        AuditEventFactory(ej=ej, actor=member, object_repr=str(contract)),
-        LoginPolicy.objects.get_or_create(pk=1, defaults={"renewal_cutoff": datetime.date(2025, 11, 3)})[0],
-        Invitation.objects.create(
-            user=member, token_hash=secrets.token_hex(32), expires_at=timezone.now() + datetime.timedelta(days=7)
-        ),
-    ]
-    return {type(obj): obj for obj in objects}
 
 
 @pytest.fixture
@@ -292,11 +217,12 @@ def test_agency_staff_does_not_list_objects_of_another_region(
 def test_agency_staff_gets_404_on_pages_of_another_region(model, client_for, ars_staff, foreign_objects):
     """The change and history pages of another region's object answer 404, as for a missing object.
 
-    Referentials, their nodes, contract types and the login policy are national: every agent may open them.
+    Referentials, contract types and the login policy are national: every agent may open them. The node
+    of the set is a regional one (of the other region).
     """
     obj = foreign_objects[model]
     client = client_for(ars_staff)
-    expected = 200 if model._meta.model_name in {"referential", "node", "contracttype", "loginpolicy"} else 404
+    expected = 200 if model._meta.model_name in {"referential", "contracttype", "loginpolicy"} else 404
     assert client.get(admin_url(model, "change", obj.pk)).status_code == expected
     assert client.get(admin_url(model, "history", obj.pk)).status_code == expected
 
@@ -395,130 +321,6 @@ def test_view_only_models_refuse_changes_even_from_a_superuser(model, client_for
     obj = regional_objects[model]
     response = client_for(superuser).post(admin_url(model, "change", obj.pk), {})
     assert response.status_code == 403
-
-
-# --- Accounts ----------------------------------------------------------------------------------
-
-
-def test_agency_staff_cannot_grant_superuser_status_groups_or_permissions(client_for, ars_staff, member):
-    """An agent's POST with is_superuser, groups or permissions changes nothing of the kind."""
-    powerful = Group.objects.create(name="Tout-puissants")
-    powerful.permissions.set(Permission.objects.all())
-    permission = Permission.objects.get(codename="delete_document")
-    client = client_for(ars_staff)
-    for user in (ars_staff, member):
-        response = client.post(
-            admin_url(User, "change", user.pk),
-            {
-                "email": user.email,
-                "first_name": "Nouveau",
-                "last_name": user.last_name,
-                "phone": "",
-                "kind": user.kind,
-                "region": "",
-                "is_active": "on",
-                "is_staff": "on" if user.is_staff else "",
-                "is_superuser": "on",
-                "groups": [powerful.pk],
-                "user_permissions": [permission.pk],
-            },
-        )
-        assert response.status_code == 302, response.context["adminform"].form.errors
-        user.refresh_from_db()
-        assert user.first_name == "Nouveau"
-        assert not user.is_superuser
-        assert powerful not in user.groups.all()
-        assert not user.user_permissions.exists()
-    assert ars_staff.region is not None
-    member.refresh_from_db()
-    assert member.region is None
-
-
-def test_agency_staff_creates_accounts_in_their_own_region_only(client_for, ars_staff, region, other_region):
-    """An agent cannot create an agent of another region: the region of a new account is theirs."""
-    response = client_for(ars_staff).post(
-        admin_url(User, "add"),
-        {
-            "email": "Nouvel.Agent@ARS.sante.fr",
-            "first_name": "Nouvel",
-            "last_name": "Agent",
-            "phone": "",
-            "kind": UserKind.ARS,
-            "region": other_region.pk,
-            "is_superuser": "on",
-            "password1": "",
-            "password2": "",
-        },
-    )
-    created = User.objects.get(email="nouvel.agent@ars.sante.fr")
-    assert response.status_code == 302
-    assert created.region == region
-    assert not created.is_superuser
-    assert not created.has_usable_password()
-
-
-def test_typed_password_is_kept_on_account_creation(client_for, superuser, region):
-    response = client_for(superuser).post(
-        admin_url(User, "add"),
-        {
-            "email": "agente@ars.sante.fr",
-            "kind": UserKind.AM,
-            "region": region.pk,
-            "password1": "Un-mot-de-passe-solide-42",
-            "password2": "Un-mot-de-passe-solide-42",
-        },
-    )
-    assert response.status_code == 302
-    assert User.objects.get(email="agente@ars.sante.fr").check_password("Un-mot-de-passe-solide-42")
-
-
-def test_password_typed_once_is_refused_on_account_creation(client_for, superuser, region):
-    response = client_for(superuser).post(
-        admin_url(User, "add"),
-        {"email": "distrait@ars.sante.fr", "kind": UserKind.ARS, "region": region.pk, "password1": "Oublié-42-oublié"},
-    )
-    assert response.status_code == 200
-    assert response.context["adminform"].form.errors["password2"] == [
-        "Saisissez deux fois le même mot de passe, ou laissez les deux champs vides."
-    ]
-    assert not User.objects.filter(email="distrait@ars.sante.fr").exists()
-
-
-def test_agency_account_without_region_is_refused_with_a_message(client_for, superuser):
-    response = client_for(superuser).post(admin_url(User, "add"), {"email": "sans-region@ars.sante.fr", "kind": "ars"})
-    assert response.status_code == 200
-    assert response.context["adminform"].form.errors["region"] == [
-        "Un agent ARS, Assurance Maladie ou OMEDIT doit avoir une région."
-    ]
-
-
-def test_agency_staff_sees_the_accounts_of_their_region_only(
-    client_for, ars_staff, member, region, other_region, superuser
-):
-    """Listed: agents of the region and members of its EJ; not other regions' people nor superusers."""
-    colleague = UserFactory(ars_staff=True, region=region)
-    foreign_agent = UserFactory(ars_staff=True, region=other_region)
-    foreign_member = MembershipFactory(ej__region=other_region).user
-    regional_superuser = UserFactory(kind=UserKind.ARS, is_staff=True, is_superuser=True, region=region)
-    response = client_for(ars_staff).get(admin_url(User, "changelist"))
-    assert set(response.context["cl"].result_list) == {ars_staff, colleague, member}
-    client = client_for(ars_staff)
-    for hidden in (foreign_agent, foreign_member, regional_superuser, superuser):
-        assert client.get(admin_url(User, "change", hidden.pk)).status_code == 404
-        assert client.get(reverse("admin:auth_user_password_change", args=[hidden.pk])).status_code == 404
-
-
-def test_agency_staff_cannot_take_over_a_colleague_with_more_permissions(client_for, ars_staff, region):
-    """An agent cannot change (nor reset the password of) a colleague holding permissions they lack."""
-    colleague = UserFactory(ars_staff=True, region=region)
-    colleague.user_permissions.add(Permission.objects.get(codename="delete_entitejuridique"))
-    client = client_for(ars_staff)
-    response = client.get(admin_url(User, "change", colleague.pk))
-    assert response.status_code == 200
-    assert response.context["has_change_permission"] is False
-    password_url = reverse("admin:auth_user_password_change", args=[colleague.pk])
-    assert client.get(password_url).status_code == 403
-    assert client.post(admin_url(User, "change", colleague.pk), {"email": "pirate@exemple.fr"}).status_code == 403
 
 
 # --- FINESS key --------------------------------------------------------------------------------

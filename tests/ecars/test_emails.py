@@ -90,3 +90,32 @@ def test_the_db_worker_sends_queued_emails_through_the_smtp_server(test_template
     assert message.get_body(("plain",)).get_content().startswith("Bonjour,")
     assert "<strong>CAQES TEST</strong>" in message.get_body(("html",)).get_content()
     assert set(DBTaskResult.objects.values_list("status", flat=True)) == {"SUCCESSFUL"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_recipient_gets_a_message_that_names_only_them(test_templates, settings, smtp_server):
+    """Addresses given together (the signataires of an EJ, its ARS contact…) never see each other."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = smtp_server.hostname, smtp_server.port
+    recipients = ["signataire@chu.fr", "directrice@chu.fr", "contact@ars.sante.fr"]
+    with transaction.atomic():
+        send_templated_email(
+            "tests/email/secret",
+            to=[*recipients, "Signataire@CHU.fr", ""],  # the same address twice, and an empty one
+            context={"code": "493817"},
+            sensitive=True,
+            attachments=[("note.txt", b"piece jointe", "text/plain")],
+        )
+
+    assert sorted(envelope.rcpt_tos[0] for envelope in smtp_server.envelopes) == sorted(recipients)
+    for envelope in smtp_server.envelopes:
+        [recipient] = envelope.rcpt_tos
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert message["To"] == recipient
+        assert message["Cc"] is None and message["Bcc"] is None
+        content = envelope.content.decode().lower()
+        for other in set(recipients) - {recipient}:
+            assert other not in content
+        assert "493817" in message.get_body(("plain",)).get_content()
+        [attachment] = list(message.iter_attachments())
+        assert attachment.get_content() == "piece jointe"

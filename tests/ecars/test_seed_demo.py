@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from django.apps import apps
 from django.conf import settings
@@ -89,7 +90,10 @@ def test_seed_demo_users_and_their_access():
     ars_user = User.objects.get(email=ARS_USER_EMAIL)
     assert ars_user.is_agency_staff
     assert ars_user.region.name == "Occitanie"
-    assert ars_user.groups.filter(name="Agents ARS").exists()
+    assert ars_user.staff_role == "ars"
+    assert ars_user.has_perm("evaluation.reopen_selfevaluation")
+    # Every demo account has its address row (allauth lifts the login lockout through it).
+    assert EmailAddress.objects.filter(user__in=[demo_user, other_user, ars_user]).count() == 3
     # The admin requires TOTP: the demo agent has an authenticator.
     assert Authenticator.objects.filter(user=ars_user, type=Authenticator.Type.TOTP).exists()
 

@@ -301,8 +301,11 @@ def test_the_receipt_rendering_never_fetches_a_url(world, monkeypatch):
 def test_the_receipt_is_emailed_to_the_signataires_and_the_ars_contact(client_for, world):
     client_for(world.signataire).post(close_url(world.self_evaluation))
     receipt = ClosureReceipt.objects.get(self_evaluation=world.self_evaluation)
-    [message] = mail.outbox
-    assert sorted(message.to) == world.recipients  # not the contributeur, the lecteur nor the inactive account
+    # One message each (they never see each other's addresses); not the contributeur, the lecteur nor the
+    # inactive account.
+    assert sorted(message.to[0] for message in mail.outbox) == world.recipients
+    assert all(len(message.to) == 1 for message in mail.outbox)
+    message = mail.outbox[0]
     ej_name = world.contract.ej.name
     assert message.subject == f"[e-CARS] Attestation de clôture de l'auto-évaluation — CAQES TEST ({ej_name})"
     assert message.body.startswith("Bonjour,")
@@ -331,8 +334,14 @@ def test_the_receipt_reaches_a_real_smtp_server_as_a_pdf_attachment(settings, sm
         assert smtp_server.envelopes == []  # sent after the commit only
     receipt = ClosureReceipt.objects.get(self_evaluation=world.self_evaluation)
 
-    [envelope] = smtp_server.envelopes
-    assert sorted(envelope.rcpt_tos) == world.recipients
+    # One message each: every delivered message names its own recipient only.
+    assert sorted(envelope.rcpt_tos[0] for envelope in smtp_server.envelopes) == world.recipients
+    for envelope in smtp_server.envelopes:
+        [recipient] = envelope.rcpt_tos
+        headers = email.message_from_bytes(envelope.content, policy=email.policy.default).items()
+        assert [value for name, value in headers if name in ("To", "Cc", "Bcc")] == [recipient]
+        assert not [other for other in world.recipients if other != recipient and other in str(headers)]
+    envelope = smtp_server.envelopes[0]
     message = email.message_from_bytes(envelope.content, policy=email.policy.default)
     # Python's parser keeps the space of the folded (encoded) subject line.
     assert str(message["Subject"]).strip().startswith("[e-CARS] Attestation de clôture de l'auto-évaluation")
