@@ -7,10 +7,10 @@ from django.core.exceptions import ValidationError
 from accounts.forms import MAX_PASSWORD_INPUT
 from accounts.models import User
 from audit.enums import EventType
+from audit.security import record_bounded_event
 from audit.services import record_event
 from ecars.emails import queue_message
 from ecars.lib.http import client_ip
-from ecars.lib.security import record_bounded_event
 
 
 # Not the login's message (« Renouveler le mot de passe » is not on these pages), the same limits.

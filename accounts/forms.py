@@ -10,8 +10,8 @@ from django.utils import formats, timezone
 from accounts.models import LoginPolicy, User
 from accounts.reset_code import ResetCodeProcess
 from audit.enums import EventType
+from audit.security import record_bounded_event
 from ecars.lib.http import client_ip
-from ecars.lib.security import record_bounded_event
 
 
 # Longer input is refused before any hashing or validation, so that a huge "password" costs

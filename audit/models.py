@@ -24,6 +24,12 @@ class AuditEvent(models.Model):
         help_text="Vide pour une opération automatique ou anonyme.",
     )
     ip_address = models.GenericIPAddressField("adresse IP", null=True, blank=True)
+    request_id = models.CharField(
+        "identifiant de la requête",
+        max_length=64,
+        blank=True,
+        help_text="Le même que dans les journaux du serveur (X-Request-ID) ; vide pour une commande.",
+    )
     ej = models.ForeignKey(
         "contracts.EntiteJuridique",
         verbose_name="entité juridique",

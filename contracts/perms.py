@@ -1,4 +1,11 @@
-"""Who may validate an ET's identification data, and when (the manual's pré-campagne)."""
+"""Who may do what on an EJ: the role of a member, the region of an agent. Every app asks here.
+
+- `role_in_ej`: a member's role (lecteur, contributeur, signataire), None for anybody else;
+- `in_region`: an agent working in a region (national administrators work in all);
+- `may`: a power of the privilege table (ecars/privileges.py) exercised on an EJ's object: the role
+  must hold it, and the agent must work in the EJ's region.
+Also: who may validate an ET's identification data, and when (the manual's pré-campagne).
+"""
 
 import datetime
 from dataclasses import dataclass
@@ -6,6 +13,26 @@ from dataclasses import dataclass
 from django.utils.formats import date_format
 
 from contracts.enums import MembershipRole
+from contracts.models import Membership
+from ecars import privileges
+
+
+def role_in_ej(user, ej) -> str | None:
+    """The user's role in the EJ (lecteur, contributeur, signataire), or None (agents are never members)."""
+    if not user.is_authenticated:
+        return None
+    return Membership.objects.filter(user=user, ej=ej).values_list("role", flat=True).first()
+
+
+def in_region(user, region_id) -> bool:
+    """Whether `user` is staff working in the region `region_id`: its agents, and national administrators."""
+    role = privileges.role_of(user)
+    return role is not None and (role == privileges.NATIONAL or user.region_id == region_id)
+
+
+def may(user, model_label: str, verb: str, *, ej) -> bool:
+    """Whether `user` may `verb` (a power of the privilege table) an object of `ej`."""
+    return privileges.allows(user, model_label, verb) and in_region(user, ej.region_id)
 
 
 NO_CAMPAIGN = "Aucune campagne n'est en cours pour ce contrat : il n'y a pas de données d'identification à valider."

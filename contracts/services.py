@@ -20,12 +20,10 @@ from audit.services import record_event
 from contracts.enums import MembershipRole
 from contracts.forms import BED_FIELDS, SOFTWARE_FIELDS
 from contracts.models import EntiteJuridique, IdentificationData, Membership
-from contracts.perms import identification_abilities
-from ecars import privileges
+from contracts.perms import identification_abilities, may, role_in_ej
 from ecars.emails import send_templated_email
 from ecars.lib.http import client_ip
 from evaluation.models import Campaign
-from evaluation.perms import role_in_ej
 
 
 # A member administrator sees the EJ's member list next to the form: « already a member » tells them
@@ -52,7 +50,7 @@ def can_manage_members(ej: EntiteJuridique, user: User) -> bool:
     powers on memberships, ecars/privileges.py) manage its members."""
     if not (user.is_authenticated and user.is_active):
         return False
-    if privileges.may(user, "contracts.membership", "add", region_id=ej.region_id):
+    if may(user, "contracts.membership", "add", ej=ej):
         return True
     return Membership.objects.filter(ej=ej, user=user, is_admin=True).exists()
 

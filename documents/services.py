@@ -13,11 +13,11 @@ from django.utils import timezone
 
 from audit.enums import EventType
 from audit.services import record_event
+from contracts.perms import may
 from documents.antivirus import queue_scan
 from documents.enums import ScanStatus
 from documents.models import Attachment, Document, documents_storage, random_storage_key
 from documents.validation import UploadRefused, ValidatedUpload, validate_upload
-from ecars import privileges
 from evaluation.perms import abilities, role_in_ej
 from evaluation.services import WriteRefused, lock_for_writing
 
@@ -170,7 +170,7 @@ def upload_to_contract(uploaded_file, *, contract, acting_user, upload_token=Non
 
 def may_add_contract_documents(user, contract) -> bool:
     """« Ajouter document » on a contract: the `upload` power of the privilege table, in the contract's region."""
-    return privileges.may(user, "documents.document", "upload", region_id=contract.ej.region_id)
+    return may(user, "documents.document", "upload", ej=contract.ej)
 
 
 def _record_upload(document, *, value, acting_user, ip_address):

@@ -139,15 +139,6 @@ def allows(user, model_label: str, verb: str) -> bool:
     return verb in verbs(user, model_label)
 
 
-def may(user, model_label: str, verb: str, *, region_id) -> bool:
-    """Whether `user` may `verb` an object of the region `region_id`: the table's power, exercised by a
-    national administrator anywhere and by an agent in their own region only."""
-    role = role_of(user)
-    if role is None or not allows(user, model_label, verb):
-        return False
-    return role == NATIONAL or user.region_id == region_id
-
-
 def permission_names(role: StaffRole) -> set[str]:
     """The table as Django permission names (`app_label.verb_modelname`), for `user.has_perm`."""
     names = set()

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "evaluation",
     "documents",
     "audit",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -78,7 +79,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Logs (and audits, for another EJ's objects) every 403/404 answered to a signed-in user.
-    "ecars.middleware.RefusedAccessMiddleware",
+    "audit.middleware.RefusedAccessMiddleware",
     "ecars.middleware.PrivatePagesAreNotCachedMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -379,7 +380,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
-        # Refused accesses, rate limits (ecars.lib.security): kept even if LOG_LEVEL is raised.
+        # Refused accesses, rate limits (audit.security): kept even if LOG_LEVEL is raised.
         "ecars.security": {"level": "INFO"},
     },
 }

@@ -1,7 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from accounts.urls import allauth_overrides
 from ecars import views
 
 
@@ -10,7 +9,7 @@ urlpatterns = [
     path("", include("evaluation.urls")),
     path("", include("documents.urls")),
     path("compte/", include("accounts.urls")),
-    path("accounts/", include(allauth_overrides)),
+    path("accounts/", include("accounts.allauth_urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("sante/", views.health, name="health"),
@@ -21,4 +20,4 @@ handler403 = "ecars.views.permission_denied"
 handler404 = "ecars.views.page_not_found"
 handler500 = "ecars.views.server_error"
 # allauth answers its rate limits through this handler.
-handler429 = "ecars.views.too_many_requests"
+handler429 = "accounts.views.errors.too_many_requests"

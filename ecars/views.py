@@ -7,10 +7,6 @@ from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from audit.enums import EventType
-from ecars.lib.http import client_ip
-from ecars.lib.security import record_bounded_event, security_logger
-
 
 @login_not_required
 @require_safe
@@ -39,28 +35,6 @@ def server_error(request):
     # what failed. The template only needs static files.
     template = loader.get_template("errors/500.html")
     return HttpResponse(template.render(), status=500)
-
-
-def too_many_requests(request, exception=None):
-    """allauth's rate limits: a French page, and an audit event per client address, action and minute.
-
-    A throttled client keeps sending: one row per request would let it fill the append-only audit
-    table, so the requests of the same minute are only counted (`record_bounded_event`).
-    """
-    ip = client_ip(request)
-    match = getattr(request, "resolver_match", None)
-    action = match.view_name if match is not None else "unknown"
-    user = getattr(request, "user", None)
-    actor = user if user is not None and user.is_authenticated else None
-    security_logger.info("rate limited: action=%s ip=%s user=%s", action, ip, getattr(actor, "public_id", None))
-    record_bounded_event(
-        EventType.LOGIN_THROTTLED,
-        key=(ip, action),
-        actor=actor,
-        ip_address=ip,
-        data={"path": request.path, "action": action},
-    )
-    return render(request, "429.html", status=429)
 
 
 def csrf_failure(request, reason=""):

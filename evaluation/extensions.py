@@ -28,7 +28,7 @@ from audit.enums import EventType
 from audit.services import record_event
 from contracts.enums import MembershipRole
 from contracts.models import Membership
-from ecars import privileges
+from contracts.perms import may
 from ecars.emails import send_templated_email
 from ecars.lib.http import client_ip
 from evaluation import services
@@ -154,7 +154,7 @@ def can_decide(user, self_evaluation: SelfEvaluation, *, verb: str = "decide") -
     """ARS agents of the EJ's region and national administrators decide on extensions (`decide`) and
     reopen self-evaluations (`reopen`): the privilege table's powers (ecars/privileges.py)."""
     model_label = "evaluation.extensionrequest" if verb == "decide" else "evaluation.selfevaluation"
-    return privileges.may(user, model_label, verb, region_id=self_evaluation.contract.ej.region_id)
+    return may(user, model_label, verb, ej=self_evaluation.contract.ej)
 
 
 def _check_can_decide(user, self_evaluation: SelfEvaluation, *, verb: str = "decide") -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from contracts.enums import MembershipRole
-from contracts.models import Membership
+from contracts.perms import role_in_ej  # noqa: F401 (TRANSITION: callers import it from contracts.perms)
 from evaluation.models import SelfEvaluation
 
 
@@ -23,11 +23,6 @@ class Abilities:
     def banner(self) -> str:
         """The manual's banner: « Auto-Evaluation » when this user may write now, « Consultation » otherwise."""
         return "Auto-Evaluation" if self.write else "Consultation"
-
-
-def role_in_ej(user, ej) -> str | None:
-    """The user's role in the EJ (lecteur, contributeur, signataire), or None."""
-    return Membership.objects.filter(user=user, ej=ej).values_list("role", flat=True).first()
 
 
 def abilities(

@@ -5,12 +5,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from audit.enums import EventType
+from audit.security import record_bounded_event
 from contracts import services
 from contracts.enums import MembershipRole
 from contracts.forms import InviteMemberForm, MemberRoleForm, RemoveMemberForm
 from contracts.models import EntiteJuridique, Membership
 from ecars.lib.http import client_ip
-from ecars.lib.security import record_bounded_event
 
 
 def _ej_managed_by(request, ej) -> EntiteJuridique:

@@ -11,8 +11,8 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from accounts.models import User
+from demo.world import DEMO_USER_EMAIL
 from documents.models import Document
-from ecars.demo import DEMO_USER_EMAIL
 from tests.documents.corpus import HTML_PAGE, sample
 from tests.e2e.conftest import assert_page_is_healthy, log_in
 

@@ -5,7 +5,7 @@ from django.core.management import call_command
 from playwright.sync_api import expect
 
 from accounts.models import User
-from ecars.demo import DEMO_USER_EMAIL
+from demo.world import DEMO_USER_EMAIL
 from tests.e2e.conftest import assert_page_is_healthy, log_in
 
 

@@ -18,7 +18,7 @@ from accounts.models import User
 from audit.enums import EventType
 from audit.models import AuditEvent
 from contracts.enums import MembershipRole
-from ecars.demo import DEMO_USER_EMAIL
+from demo.world import DEMO_USER_EMAIL
 from evaluation.enums import SelfEvaluationState
 from evaluation.forms import AnswerForm
 from evaluation.models import IndicatorValue, IndicatorValueHistory, SelfEvaluation

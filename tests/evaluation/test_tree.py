@@ -9,7 +9,7 @@ from pytest_django.asserts import assertContains, assertNotContains, assertRedir
 
 from accounts.models import User
 from contracts.enums import MembershipRole
-from ecars.demo import DEMO_USER_EMAIL
+from demo.world import DEMO_USER_EMAIL
 from evaluation.enums import AnswerLevel, FilledBy, SelfEvaluationState
 from evaluation.models import IndicatorValue, SelfEvaluation, Transition
 from evaluation.tree import GREEN, GREY, RED, build_tree, percent

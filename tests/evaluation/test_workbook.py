@@ -16,7 +16,7 @@ from accounts.models import User
 from audit.enums import EventType
 from audit.models import AuditEvent
 from contracts.enums import MembershipRole
-from ecars.demo import DEMO_USER_EMAIL
+from demo.world import DEMO_USER_EMAIL
 from evaluation import services, workbook
 from evaluation.enums import AnswerLevel, SelfEvaluationState
 from evaluation.models import IndicatorValue, IndicatorValueHistory, SelfEvaluation

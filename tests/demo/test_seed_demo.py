@@ -16,7 +16,7 @@ from pytest_django.asserts import assertContains, assertNotContains
 
 from accounts.models import User
 from contracts.models import Contract, EntiteJuridique, Membership
-from ecars.demo import ARS_USER_EMAIL, DEMO_USER_EMAIL, OTHER_USER_EMAIL
+from demo.world import ARS_USER_EMAIL, DEMO_USER_EMAIL, OTHER_USER_EMAIL
 from evaluation.enums import SelfEvaluationState
 from evaluation.models import IndicatorValue, Node, SelfEvaluation
 

@@ -7,7 +7,7 @@ the one given with --password, or a random one printed on the first run.
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from ecars.demo import seed_demo
+from demo.world import seed_demo
 
 
 class Command(BaseCommand):

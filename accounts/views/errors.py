@@ -1,0 +1,29 @@
+"""The portal's answer to a rate limit (allauth's, and the portal's own: invitations…)."""
+
+from django.shortcuts import render
+
+from audit.enums import EventType
+from audit.security import record_bounded_event, security_logger
+from ecars.lib.http import client_ip
+
+
+def too_many_requests(request, exception=None):
+    """allauth's rate limits: a French page, and an audit event per client address, action and minute.
+
+    A throttled client keeps sending: one row per request would let it fill the append-only audit
+    table, so the requests of the same minute are only counted (`record_bounded_event`).
+    """
+    ip = client_ip(request)
+    match = getattr(request, "resolver_match", None)
+    action = match.view_name if match is not None else "unknown"
+    user = getattr(request, "user", None)
+    actor = user if user is not None and user.is_authenticated else None
+    security_logger.info("rate limited: action=%s ip=%s user=%s", action, ip, getattr(actor, "public_id", None))
+    record_bounded_event(
+        EventType.LOGIN_THROTTLED,
+        key=(ip, action),
+        actor=actor,
+        ip_address=ip,
+        data={"path": request.path, "action": action},
+    )
+    return render(request, "429.html", status=429)
