@@ -44,9 +44,10 @@ demo: venv-runtime system-packages ## Install and run the portal with the demo w
 test: venv system-packages browser antivirus check-postgres ## Install and run the whole test suite (PostgreSQL, browser tests included)
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} ECARS_CHROMIUM=$(CHROMIUM) $(VENV)/bin/pytest $(PYTEST_ARGS)
 
-quality: venv ## Lint, format check and missing migrations
+quality: venv ## Lint, format check, the apps' layers and missing migrations
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	DEBUG=1 DATABASE_URL=sqlite://:memory: $(PY) manage.py makemigrations --check --dry-run
 
 fix: venv ## Apply the linter's fixes and format the code

@@ -21,6 +21,8 @@ max_requests_jitter = 200
 # Only the proxy may tell us the client's scheme and address.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = "-"
+# The request id (X-Request-ID, set by the portal or the proxy) ties a line to the audit trail's events.
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(L)ss id=%({x-request-id}o)s'
 errorlog = "-"
 # gunicorn ≥ 27 opens a control socket in ~/.gunicorn by default: several instances on one
 # machine would collide, and we do not use it.

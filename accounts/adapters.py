@@ -10,7 +10,7 @@ from audit.enums import EventType
 from audit.security import record_bounded_event
 from audit.services import record_event
 from ecars.emails import queue_message
-from ecars.lib.http import client_ip
+from ecars.lib.http import client_ip, request_context
 
 
 # Not the login's message (« Renouveler le mot de passe » is not on these pages), the same limits.
@@ -64,7 +64,7 @@ class AccountAdapter(DefaultAccountAdapter):
                 EventType.LOGIN_THROTTLED,
                 key=(ip, "reauthenticate"),
                 actor=user,
-                ip_address=ip,
+                context=request_context(request),
                 data={"email": user.email, "action": "reauthenticate"},
             )
             raise ValidationError(TOO_MANY_REAUTHENTICATIONS, code="too_many_login_attempts")
@@ -75,7 +75,7 @@ class AccountAdapter(DefaultAccountAdapter):
         record_event(
             EventType.LOGIN_FAILED,
             actor=user,
-            ip_address=client_ip(request),
+            context=request_context(request),
             data={"email": user.email, "action": "reauthenticate"},
         )
         return False
@@ -92,7 +92,7 @@ class AccountAdapter(DefaultAccountAdapter):
                 EventType.LOGIN_THROTTLED,
                 key=(ip, "login_failed"),
                 actor=User.objects.filter(email__iexact=login).first(),
-                ip_address=ip,
+                context=request_context(request),
                 data={"email": login, "action": "login"},
             )
             raise
@@ -102,6 +102,6 @@ class AccountAdapter(DefaultAccountAdapter):
         record_event(
             EventType.LOGIN_FAILED,
             actor=User.objects.filter(email__iexact=login).first(),
-            ip_address=client_ip(request),
+            context=request_context(request),
             data={"email": login},
         )

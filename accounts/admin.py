@@ -18,20 +18,17 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 
-from accounts import invitations, services
+from accounts import hooks, invitations, services
 from accounts.enums import UserKind
 from accounts.models import Invitation, LoginPolicy, User
 from accounts.perms import accounts_managed_by, accounts_visible_to, may_manage_account
-from contracts.models import Membership
 from ecars.admin import ReadOnlyMixin, RegionScopedAdmin, ScopedRelatedListFilter
+from ecars.lib.http import request_context
 
 
 ACCOUNT_EXISTS = "Un compte existe déjà avec cette adresse de messagerie."
 REGION_REQUIRED = "Un agent ARS, Assurance Maladie ou OMEDIT doit avoir une région."
 ESTABLISHMENT_NOT_STAFF = "Un compte établissement n'accède pas à l'administration : choisissez un type d'agent."
-MEMBER_CANNOT_BECOME_STAFF = (
-    "Ce compte est membre d'entités juridiques : un agent n'en est jamais membre. Retirez-le d'abord de ses EJ."
-)
 CUTOFF_IN_THE_FUTURE = (
     "La date ne peut pas être postérieure à aujourd'hui : une date future obligerait chaque compte, même "
     "celui qui vient de renouveler son mot de passe, à le renouveler encore."
@@ -61,12 +58,10 @@ class AccountForm(forms.ModelForm):
             self.add_error("region" if "region" in self.fields else None, REGION_REQUIRED)
         if kind == UserKind.ETABLISSEMENT and cleaned_data.get("is_staff"):
             self.add_error("is_staff", ESTABLISHMENT_NOT_STAFF)
-        if (
-            kind != UserKind.ETABLISSEMENT
-            and self.instance.pk is not None
-            and Membership.objects.filter(user=self.instance).exists()
-        ):
-            self.add_error("kind" if "kind" in self.fields else None, MEMBER_CANNOT_BECOME_STAFF)
+        if kind != UserKind.ETABLISSEMENT and self.instance.pk is not None:
+            # An agent is never a member of an EJ (contracts says whether this one is: accounts/hooks.py).
+            for refusal in hooks.staff_change_refused.collect(self.instance):
+                self.add_error("kind" if "kind" in self.fields else None, refusal)
         return cleaned_data
 
 
@@ -92,7 +87,7 @@ class UserAdmin(RegionScopedAdmin):
     list_display = ("email", "full_name", "kind", "region", "is_staff", "is_active", "last_login")
     list_filter = ("kind", "is_staff", "is_active", ("region", ScopedRelatedListFilter))
     list_select_related = ("region",)
-    search_fields = ("email", "first_name", "last_name", "memberships__ej__finess", "memberships__ej__name")
+    search_fields = ("email", "first_name", "last_name")
     ordering = ("last_name", "first_name", "email")
     fieldsets = (
         (None, {"fields": ("email",)}),
@@ -147,6 +142,15 @@ class UserAdmin(RegionScopedAdmin):
     def scope_queryset(self, request, queryset):
         return accounts_visible_to(request.user, queryset)
 
+    def get_search_results(self, request, queryset, search_term):
+        """By address and name, and by what else ties an account (the FINESS or name of its EJ)."""
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if term:
+            for user_ids in hooks.account_search.collect(term):
+                found |= queryset.filter(pk__in=user_ids)
+        return found, may_have_duplicates
+
     def has_change_permission(self, request, obj=None):
         if not super().has_change_permission(request, obj):
             return False
@@ -181,12 +185,15 @@ class UserAdmin(RegionScopedAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             before = {name: form.initial.get(name) for name in form.changed_data}
-            services.update_account(obj, before=before, acting_user=request.user, request=request)
+            services.update_account(obj, before=before, acting_user=request.user, context=request_context(request))
             return
         if not request.user.is_national_admin:
             obj.kind, obj.is_staff, obj.region_id = UserKind.ETABLISSEMENT, False, request.user.region_id
         services.create_account(
-            obj, acting_user=request.user, request=request, invite=form.cleaned_data.get("send_invitation", False)
+            obj,
+            acting_user=request.user,
+            context=request_context(request),
+            invite=form.cleaned_data.get("send_invitation", False),
         )
         if form.cleaned_data.get("send_invitation"):
             self.message_user(request, f"Invitation envoyée par courriel à {obj.email}.", messages.SUCCESS)
@@ -217,7 +224,7 @@ class UserAdmin(RegionScopedAdmin):
             if user.pk not in managed or not user.is_active or not (establishment or staff_allowed):
                 skipped.append(user.email)
                 continue
-            send(user, acting_user=request.user, request=request)
+            send(user, acting_user=request.user, context=request_context(request))
             sent += 1
         if skipped:
             what = "aux comptes d'agents, " if not staff_allowed else ""
@@ -268,7 +275,7 @@ class LoginPolicyAdmin(RegionScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         policy = services.set_login_policy(
-            form.cleaned_data["renewal_cutoff"], acting_user=request.user, request=request
+            form.cleaned_data["renewal_cutoff"], acting_user=request.user, context=request_context(request)
         )
         obj.pk, obj.updated_at, obj.updated_by = policy.pk, policy.updated_at, policy.updated_by
         obj._state.adding = False

@@ -11,7 +11,7 @@ from accounts.models import LoginPolicy, User
 from accounts.reset_code import ResetCodeProcess
 from audit.enums import EventType
 from audit.security import record_bounded_event
-from ecars.lib.http import client_ip
+from ecars.lib.http import client_ip, request_context
 
 
 # Longer input is refused before any hashing or validation, so that a huge "password" costs
@@ -208,7 +208,7 @@ class MFAReauthenticateForm(mfa_forms.ReauthenticateForm):
                 EventType.LOGIN_THROTTLED,
                 key=(ip, "mfa_reauthenticate"),
                 actor=self.user,
-                ip_address=ip,
+                context=request_context(allauth_context.request),
                 data={"email": self.user.email, "action": "mfa_reauthenticate"},
             )
             raise forms.ValidationError(TOO_MANY_CODES, code="too_many_login_attempts") from None

@@ -14,7 +14,7 @@ import string
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
-from django.contrib.auth import login, password_validation
+from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
@@ -25,7 +25,7 @@ from accounts.services import end_other_sessions, password_was_changed
 from audit.enums import EventType
 from audit.services import record_event
 from ecars.emails import send_templated_email
-from ecars.lib.http import client_ip
+from ecars.lib.http import RequestContext
 
 
 TOKEN_BYTES = 32
@@ -79,7 +79,9 @@ def _expire_pending_invitations(user: User, *, now: datetime.datetime) -> None:
 
 
 @transaction.atomic
-def send_invitation(user: User, *, acting_user: User | None, request=None, ej=None) -> Invitation:
+def send_invitation(
+    user: User, *, acting_user: User | None, context: RequestContext | None = None, ej=None
+) -> Invitation:
     """Invite `user` to choose their password through a single-use link, valid INVITATION_VALIDITY_DAYS.
 
     Earlier unused invitations of the user stop working. `ej`, when given, is the EJ the user was
@@ -100,7 +102,7 @@ def send_invitation(user: User, *, acting_user: User | None, request=None, ej=No
         ej=ej,
         target=user,
         data={"method": "invitation"},
-        ip_address=client_ip(request) if request is not None else None,
+        context=context,
     )
     send_templated_email(
         "accounts/email/invitation",
@@ -118,8 +120,10 @@ def send_invitation(user: User, *, acting_user: User | None, request=None, ej=No
 
 
 @transaction.atomic
-def accept_invitation(invitation: Invitation, password: str, *, request) -> User:
-    """Set the password chosen from an invitation, use the invitation up, and sign the user in.
+def accept_invitation(
+    invitation: Invitation, password: str, *, context: RequestContext | None = None, keep_session_key=None
+) -> User:
+    """Set the password chosen from an invitation and use the invitation up (the view then signs the user in).
 
     The address is verified by the same token: the link reached it. Raises InvitationNotUsable if
     the invitation was used or expired since it was looked up.
@@ -141,8 +145,7 @@ def accept_invitation(invitation: Invitation, password: str, *, request) -> User
     invitation.save(update_fields=["used_at"])
     _expire_pending_invitations(user, now=now)
     _mark_email_verified(user)
-    password_was_changed(user, request=request, event=EventType.INVITATION_ACCEPTED)
-    login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
+    password_was_changed(user, context=context, keep_session_key=keep_session_key, event=EventType.INVITATION_ACCEPTED)
     return user
 
 
@@ -158,7 +161,7 @@ def _mark_email_verified(user: User) -> None:
 
 
 @transaction.atomic
-def send_temporary_password(user: User, *, acting_user: User | None, request=None) -> None:
+def send_temporary_password(user: User, *, acting_user: User | None, context: RequestContext | None = None) -> None:
     """The manual's path: e-mail a random temporary password, valid TEMPORARY_PASSWORD_VALIDITY_HOURS.
 
     It must be replaced at the first login; pending invitations and open sessions of the user end.
@@ -176,7 +179,7 @@ def send_temporary_password(user: User, *, acting_user: User | None, request=Non
         actor=acting_user,
         target=user,
         data={"method": "temporary_password"},
-        ip_address=client_ip(request) if request is not None else None,
+        context=context,
     )
     send_templated_email(
         "accounts/email/temporary_password",

@@ -1,9 +1,21 @@
-"""Which accounts a staff member sees and manages (the object-level side of ecars/privileges.py)."""
+"""Which accounts a staff member sees and manages (the object-level side of ecars/privileges.py).
+
+The ties of an account to a region other than its own field (memberships of EJ) are told by the
+hooks of accounts/hooks.py, which `contracts` answers.
+"""
 
 from django.db.models import Q
 
+from accounts import hooks
 from accounts.enums import UserKind
-from contracts.models import Membership
+
+
+def _any_of(querysets):
+    """Q(pk__in=…) for each user-id queryset, OR-ed; a Q matching nothing when there is none."""
+    condition = Q(pk__in=[])
+    for queryset in querysets:
+        condition |= Q(pk__in=queryset)
+    return condition
 
 
 def accounts_visible_to(user, queryset):
@@ -12,25 +24,25 @@ def accounts_visible_to(user, queryset):
         return queryset
     if not (user.is_agency_staff and user.region_id is not None):
         return queryset.none()
-    members = Membership.objects.filter(ej__region_id=user.region_id).values("user_id")
-    return queryset.filter(is_superuser=False).filter(Q(region_id=user.region_id) | Q(pk__in=members))
+    tied = _any_of(hooks.region_accounts.collect(user.region_id))
+    return queryset.filter(is_superuser=False).filter(Q(region_id=user.region_id) | tied)
 
 
 def accounts_managed_by(user, queryset):
     """The accounts `user` may change and send credentials to.
 
-    An ARS agent: establishment accounts of their region whose every membership is in it (otherwise
-    the agent would reach, through the account, another region's EJ). National administrators: all.
+    An ARS agent: establishment accounts of their region none of whose ties is elsewhere (otherwise the
+    agent would reach, through the account, another region's EJ). National administrators: all.
     """
     if user.is_national_admin:
         return queryset
     region_id = user.region_id
-    elsewhere = Membership.objects.exclude(ej__region_id=region_id).values("user_id")
+    elsewhere = _any_of(hooks.accounts_outside_region.collect(region_id))
     return (
         accounts_visible_to(user, queryset)
         .filter(kind=UserKind.ETABLISSEMENT, is_staff=False, is_superuser=False)
         .filter(Q(region_id=region_id) | Q(region__isnull=True))
-        .exclude(pk__in=elsewhere)
+        .exclude(elsewhere)
     )
 
 

@@ -14,30 +14,45 @@ from accounts.models import User
 from accounts.services import password_was_changed, sync_email_address
 from audit.enums import EventType
 from audit.services import record_event
-from ecars.lib.http import client_ip
+from ecars.lib.http import request_context
 
 
 @receiver(auth_signals.user_logged_in)
 def on_login(sender, request, user, **kwargs):
     request.session[LOGIN_AT_SESSION_KEY] = time.time()
     renew_idle_delay(request)
-    record_event(EventType.LOGIN_SUCCEEDED, actor=user, ip_address=client_ip(request))
+    record_event(EventType.LOGIN_SUCCEEDED, actor=user, context=request_context(request))
 
 
 @receiver(auth_signals.user_logged_out)
 def on_logout(sender, request, user, **kwargs):
     if user is not None:
-        record_event(EventType.LOGOUT, actor=user, ip_address=client_ip(request))
+        record_event(EventType.LOGOUT, actor=user, context=request_context(request))
+
+
+def _session_kept(request, user):
+    """The session that changed its own password stays signed in; every other session of the user ends."""
+    return request.session.session_key if request is not None and request.user == user else None
 
 
 @receiver(account_signals.password_changed)
 def on_password_changed(sender, request, user, **kwargs):
-    password_was_changed(user, request=request, event=EventType.PASSWORD_CHANGED)
+    password_was_changed(
+        user,
+        context=request_context(request),
+        keep_session_key=_session_kept(request, user),
+        event=EventType.PASSWORD_CHANGED,
+    )
 
 
 @receiver(account_signals.password_reset)
 def on_password_reset(sender, request, user, **kwargs):
-    password_was_changed(user, request=request, event=EventType.PASSWORD_RESET)
+    password_was_changed(
+        user,
+        context=request_context(request),
+        keep_session_key=_session_kept(request, user),
+        event=EventType.PASSWORD_RESET,
+    )
 
 
 @receiver(account_signals.password_reset_code_rejected)
@@ -45,7 +60,7 @@ def on_reset_code_rejected(sender, request, user, last_attempt, **kwargs):
     record_event(
         EventType.RESET_CODE_REJECTED,
         actor=user,
-        ip_address=client_ip(request),
+        context=request_context(request),
         data={"last_attempt": last_attempt},
     )
 
@@ -61,15 +76,15 @@ def keep_the_address_row(sender, instance, created, update_fields, raw, **kwargs
 @receiver(mfa_signals.authenticator_added)
 def on_authenticator_added(sender, request, user, authenticator, **kwargs):
     if authenticator.type == Authenticator.Type.TOTP:
-        record_event(EventType.TOTP_ACTIVATED, actor=user, ip_address=client_ip(request))
+        record_event(EventType.TOTP_ACTIVATED, actor=user, context=request_context(request))
 
 
 @receiver(mfa_signals.authenticator_removed)
 def on_authenticator_removed(sender, request, user, authenticator, **kwargs):
     if authenticator.type == Authenticator.Type.TOTP:
-        record_event(EventType.TOTP_DEACTIVATED, actor=user, ip_address=client_ip(request))
+        record_event(EventType.TOTP_DEACTIVATED, actor=user, context=request_context(request))
 
 
 @receiver(mfa_signals.authentication_failed)
 def on_mfa_failed(sender, request, user, **kwargs):
-    record_event(EventType.LOGIN_FAILED, actor=user, ip_address=client_ip(request), data={"method": "totp"})
+    record_event(EventType.LOGIN_FAILED, actor=user, context=request_context(request), data={"method": "totp"})

@@ -33,7 +33,7 @@ from accounts.models import User
 from audit.enums import EventType
 from audit.services import record_event
 from ecars.emails import seal, unseal
-from ecars.lib.http import client_ip
+from ecars.lib.http import RequestContext, request_context
 
 
 TEMPLATE_PREFIX = "account/email/password_reset_code"
@@ -76,7 +76,17 @@ class ResetCodeProcess(PasswordResetVerificationProcess):
     def send(self) -> None:
         """A fresh code in the session, and the one task that will send it if the address has an account."""
         self.state["code"] = get_adapter(self.request).generate_password_reset_code()
-        payload = seal(json.dumps({"email": self.state["email"], "code": self.code, "ip": client_ip(self.request)}))
+        context = request_context(self.request)
+        payload = seal(
+            json.dumps(
+                {
+                    "email": self.state["email"],
+                    "code": self.code,
+                    "ip": context.ip_address,
+                    "request_id": context.request_id,
+                }
+            )
+        )
         transaction.on_commit(lambda: send_reset_code.enqueue(payload))
 
     def confirm_code(self) -> None:
@@ -113,4 +123,9 @@ def send_reset_code(payload: str) -> None:
     # To the address on record: the code proves control of that mailbox.
     message = adapter.render_mail(TEMPLATE_PREFIX, user.email, context)
     message.send()
-    record_event(EventType.RESET_CODE_SENT, actor=user, ip_address=data["ip"], data={"email": data["email"]})
+    record_event(
+        EventType.RESET_CODE_SENT,
+        actor=user,
+        context=RequestContext(ip_address=data["ip"], request_id=data.get("request_id", "")),
+        data={"email": data["email"]},
+    )

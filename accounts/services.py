@@ -6,7 +6,6 @@ import datetime
 from allauth.account.adapter import get_adapter
 from allauth.account.models import EmailAddress
 from allauth.usersessions.models import UserSession
-from django.contrib.auth import update_session_auth_hash
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
@@ -15,7 +14,35 @@ from accounts.models import LoginPolicy, User
 from accounts.perms import may_manage_account
 from audit.enums import EventType
 from audit.services import record_event
-from ecars.lib.http import client_ip
+from ecars.lib.http import RequestContext
+
+
+def notify(template_prefix: str, user: User, *, context: RequestContext | None, email=None, **extra) -> None:
+    """Tell a user, by e-mail, of a change to their account: when, from which address and browser."""
+    context = context or RequestContext.none()
+    get_adapter().send_mail(
+        template_prefix,
+        email or user.email,
+        {
+            "user": user,
+            "timestamp": timezone.now(),
+            "ip": context.ip_address,
+            "user_agent": context.user_agent,
+            **extra,
+        },
+    )
+
+
+def _tell_the_old_address(user: User, old_email: str, *, context: RequestContext | None) -> None:
+    """« L'adresse de messagerie de votre compte est passée de … à … », sent to the address it left."""
+    notify(
+        "account/email/email_changed",
+        user,
+        context=context,
+        email=old_email,
+        from_email=old_email,
+        to_email=user.email,
+    )
 
 
 def sync_email_address(user: User) -> None:
@@ -38,7 +65,9 @@ def sync_email_address(user: User) -> None:
 
 
 @transaction.atomic
-def create_account(user: User, *, acting_user: User, request=None, invite: bool = False) -> User:
+def create_account(
+    user: User, *, acting_user: User, context: RequestContext | None = None, invite: bool = False
+) -> User:
     """Create an account (without a password: it is chosen from an invitation), audited; invite it if asked."""
     # Imported here: invitations builds on this module.
     from accounts.invitations import send_invitation
@@ -50,15 +79,15 @@ def create_account(user: User, *, acting_user: User, request=None, invite: bool 
         actor=acting_user,
         target=user,
         data={"created": True, "email": user.email, "kind": user.kind, "region": user.region_id},
-        ip_address=client_ip(request) if request else None,
+        context=context,
     )
     if invite:
-        send_invitation(user, acting_user=acting_user, request=request)
+        send_invitation(user, acting_user=acting_user, context=context)
     return user
 
 
 @transaction.atomic
-def update_account(user: User, *, before: dict, acting_user: User, request=None) -> User:
+def update_account(user: User, *, before: dict, acting_user: User, context: RequestContext | None = None) -> User:
     """Save `user` as changed by staff; `before` holds the old values of the changed fields.
 
     Audited (old → new), the old address is told of a new one, and a deactivated account's sessions end.
@@ -78,23 +107,19 @@ def update_account(user: User, *, before: dict, acting_user: User, request=None)
         actor=acting_user,
         target=user,
         data={"changes": changes},
-        ip_address=client_ip(request) if request else None,
+        context=context,
     )
     if "email" in changes:
-        old_email = changes["email"][0]
-        get_adapter(request).send_notification_mail(
-            "account/email/email_changed",
-            user,
-            context={"from_email": old_email, "to_email": user.email},
-            email=old_email,
-        )
+        _tell_the_old_address(user, changes["email"][0], context=context)
     if "is_active" in changes and not user.is_active:
         end_other_sessions(user)
     return user
 
 
 @transaction.atomic
-def set_login_policy(renewal_cutoff: datetime.date | None, *, acting_user: User, request=None) -> LoginPolicy:
+def set_login_policy(
+    renewal_cutoff: datetime.date | None, *, acting_user: User, context: RequestContext | None = None
+) -> LoginPolicy:
     """Set the national rule « renouvellement obligatoire sans connexion depuis le … », by a national administrator.
 
     A date after today is refused: it would lock out every account, even one just renewed.
@@ -112,7 +137,7 @@ def set_login_policy(renewal_cutoff: datetime.date | None, *, acting_user: User,
         EventType.LOGIN_POLICY_CHANGED,
         actor=acting_user,
         data={"renewal_cutoff": [old, renewal_cutoff]},
-        ip_address=client_ip(request) if request else None,
+        context=context,
     )
     return policy
 
@@ -127,30 +152,37 @@ def end_other_sessions(user: User, *, keep_session_key: str | None = None) -> in
 
 
 @transaction.atomic
-def password_was_changed(user: User, *, request=None, event=EventType.PASSWORD_CHANGED) -> None:
+def password_was_changed(
+    user: User,
+    *,
+    context: RequestContext | None = None,
+    keep_session_key: str | None = None,
+    event=EventType.PASSWORD_CHANGED,
+) -> None:
     """What follows any new password (change, reset, renewal, invitation): the temporary password is
-    gone, the date is kept, the user's other sessions end, and it is audited."""
+    gone, the date is kept, the user's other sessions end (all but `keep_session_key`), and it is audited."""
     user.password_must_change = False
     user.temporary_password_expires_at = None
     user.password_changed_at = timezone.now()
     user.save(update_fields=["password_must_change", "temporary_password_expires_at", "password_changed_at"])
-    keep = request.session.session_key if request is not None and request.user == user else None
-    end_other_sessions(user, keep_session_key=keep)
-    record_event(event, actor=user, ip_address=client_ip(request) if request else None)
+    end_other_sessions(user, keep_session_key=keep_session_key)
+    record_event(event, actor=user, context=context)
 
 
 @transaction.atomic
-def renew_temporary_password(request, user: User, password: str) -> None:
-    """The first login: replace the temporary password by the user's own, and stay signed in."""
+def renew_temporary_password(
+    user: User, password: str, *, context: RequestContext | None = None, keep_session_key: str | None = None
+) -> None:
+    """The first login: replace the temporary password by the user's own; the session that did it stays
+    (the view keeps it signed in with the new password)."""
     user.set_password(password)
     user.save(update_fields=["password"])
-    update_session_auth_hash(request, user)
-    password_was_changed(user, request=request, event=EventType.PASSWORD_CHANGED)
-    get_adapter(request).send_notification_mail("account/email/password_changed", user)
+    password_was_changed(user, context=context, keep_session_key=keep_session_key, event=EventType.PASSWORD_CHANGED)
+    notify("account/email/password_changed", user, context=context)
 
 
 @transaction.atomic
-def change_email(request, user: User, new_email: str) -> None:
+def change_email(user: User, new_email: str, *, context: RequestContext | None = None) -> None:
     """Replace the user's address (already verified by a code sent to it) and warn the old one."""
     old_email = user.email
     user.email = new_email
@@ -159,21 +191,19 @@ def change_email(request, user: User, new_email: str) -> None:
     record_event(
         EventType.EMAIL_CHANGED,
         actor=user,
-        ip_address=client_ip(request),
+        context=context,
         data={"from": old_email, "to": new_email},
     )
-    get_adapter(request).send_notification_mail(
-        "account/email/email_changed", user, context={"from_email": old_email, "to_email": new_email}, email=old_email
-    )
+    _tell_the_old_address(user, old_email, context=context)
 
 
 @transaction.atomic
-def end_session(request, user: User, user_session: UserSession) -> None:
+def end_session(user: User, user_session: UserSession, *, context: RequestContext | None = None) -> None:
     """« Terminer » a session of the user's from « Mon compte »."""
     user_session.end()
     record_event(
         EventType.SESSION_ENDED,
         actor=user,
-        ip_address=client_ip(request),
+        context=context,
         data={"ip": user_session.ip, "user_agent": user_session.user_agent[:200]},
     )

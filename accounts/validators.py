@@ -13,6 +13,8 @@ from pathlib import Path
 from django.contrib.auth.password_validation import CommonPasswordValidator as DjangoCommonPasswordValidator
 from django.core.exceptions import ValidationError
 
+from accounts import hooks
+
 
 SPECIAL_CHARACTERS_HINT = "& - _ % …"
 # Words the service's own users would reach for first (SECURITY.md A2).
@@ -126,9 +128,9 @@ class ContextWordsValidator:
             words.add(email.split("@")[0])
             words.update((getattr(user, "first_name", "") or "", getattr(user, "last_name", "") or ""))
             if getattr(user, "pk", None):
-                for name, finess in user.memberships.values_list("ej__name", "ej__finess"):
-                    words.add(finess)
-                    words.update(name.split())
+                # The names and FINESS of the user's EJ (accounts/hooks.py, answered by contracts).
+                for extra in hooks.password_context_words.collect(user):
+                    words.update(extra)
         return {normalize(word) for word in words if len(normalize(word)) >= self.MIN_WORD_LENGTH}
 
     def validate(self, password, user=None):

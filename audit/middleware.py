@@ -2,7 +2,7 @@
 
 from audit.enums import EventType
 from audit.security import record_bounded_event, security_logger
-from ecars.lib.http import client_ip
+from ecars.lib.http import client_ip, request_context
 from ecars.lib.url_objects import find_refused_object, registered
 
 
@@ -94,6 +94,6 @@ class RefusedAccessMiddleware:
             actor=user,
             ej=refused.ej,
             target=refused.obj,
-            ip_address=ip,
+            context=request_context(request),
             data={"method": method, "path": path, "status": response.status_code},
         )

@@ -55,7 +55,7 @@ def record_bounded_event(event_type, *, key: tuple, window: int = DEFAULT_WINDOW
 
     Returns the event, or None when the event was only counted. The first event recorded after
     some were counted carries their number in `data["suppressed"]`. `fields` are those of
-    `audit.services.record_event` (actor, ej, target, ip_address).
+    `audit.services.record_event` (actor, ej, target, context).
     """
     counter = _cache_key("suppressed", event_type, key)
     if not cache.add(_cache_key("window", event_type, key), 1, timeout=window):

@@ -13,14 +13,13 @@ def record_event(
     target: models.Model | None = None,
     data: dict | None = None,
     context: RequestContext | None = None,
-    ip_address: str | None = None,  # TRANSITION: callers move to `context`; removed once none is left
 ) -> AuditEvent:
     """Append an audit event. Call it inside the transaction of the change it records.
 
     `context` says where the request came from (its IP address) and which request it was, so that the
     event can be matched with the server's logs.
     """
-    context = context or RequestContext(ip_address=ip_address)
+    context = context or RequestContext.none()
     return AuditEvent.objects.create(
         event_type=event_type,
         actor=actor if actor is not None and actor.is_authenticated else None,

@@ -107,8 +107,8 @@ def build_world():
     from contracts.enums import MembershipRole
     from documents.enums import ScanStatus
     from tests.contracts.factories import ContractFactory, MembershipFactory
-    from tests.documents.factories import AttachmentFactory, DocumentFactory
-    from tests.evaluation.factories import IndicatorValueFactory, SelfEvaluationFactory
+    from tests.documents.factories import DocumentFactory
+    from tests.evaluation.factories import AttachmentFactory, IndicatorValueFactory, SelfEvaluationFactory
 
     membership = MembershipFactory(role=MembershipRole.SIGNATAIRE)
     contract = ContractFactory(ej=membership.ej)
@@ -194,7 +194,7 @@ def main():
 
         # « Récupérer tous les documents »
         zip_url = reverse(
-            "documents:question_zip", args=[zip_value.self_evaluation.public_id, zip_value.indicator.code]
+            "evaluation:question_zip", args=[zip_value.self_evaluation.public_id, zip_value.indicator.code]
         )
 
         def read_zip():
@@ -216,7 +216,7 @@ def main():
         padded = pdf[:-6] + bytes(MAX_SIZE - len(pdf)) + pdf[-6:]  # « %%EOF » stays at the end
         body = encode_multipart(BOUNDARY, {"documents": SimpleUploadedFile("justificatif.pdf", padded)})
         upload_path = reverse(
-            "documents:question_upload", args=[upload_value.self_evaluation.public_id, upload_value.indicator.code]
+            "evaluation:question_upload", args=[upload_value.self_evaluation.public_id, upload_value.indicator.code]
         )
         csrf_secret = get_random_string(32)
         cookies = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}; "

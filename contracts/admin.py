@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 
 from accounts.enums import UserKind
 from contracts.finess import finess_luhn_ok
+from contracts.hooks import contract_states
 from contracts.models import (
     AdministrativeContact,
     Contract,
@@ -20,7 +21,6 @@ from contracts.models import (
     Region,
 )
 from ecars.admin import RegionScopedAdmin, ScopedRelatedListFilter, ScopedStackedInline, ScopedTabularInline
-from evaluation.enums import STATE_DISPLAY
 
 
 def warn_if_finess_key_looks_wrong(request, obj) -> None:
@@ -234,13 +234,20 @@ class ContractAdmin(RegionScopedAdmin):
     readonly_fields = ("public_id", "created_at", "updated_at")
     inlines = (AdministrativeContactInline,)
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).with_current_state()
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        # « Etat en cours » of the page's contracts, in one query, from the app that follows the campaigns
+        # (contracts/hooks.py). The labels are set on the very rows the list then shows (the page's
+        # queryset keeps them once evaluated).
+        states = contract_states.first(changelist.result_list, default={})
+        for contract in changelist.result_list:
+            contract.current_state_label = states.get(contract.pk, "—")
+        return changelist
 
-    @admin.display(description="état en cours", ordering="current_state")
+    @admin.display(description="état en cours")
     def current_state(self, obj):
         """« Etat en cours », as establishments see it on their EJ page."""
-        return STATE_DISPLAY.get(obj.current_state, "—")
+        return getattr(obj, "current_state_label", "—")
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "ars_contact":

@@ -9,22 +9,14 @@
 """
 
 import datetime
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from ecars.lib.hooks import Hook
+from ecars.lib.hooks import Block, Hook
 
 
-@dataclass(frozen=True)
-class Block:
-    """A part of a page rendered from `template_name` with `context` (the page's own context added).
-
-    `slot` says where: « header » above the title (the state banner), « actions » under the title,
-    « body » after the contract's own fields and links.
-    """
-
-    template_name: str
-    context: dict = field(default_factory=dict)
-    slot: str = "body"
+# The contract page's slots: « header » above the title (the state banner), « actions » under the
+# title, « body » after the contract's own fields and links.
+__all__ = ["Block", "PrecampaignWindow", "contract_page", "contract_states", "precampaign"]
 
 
 @dataclass(frozen=True)

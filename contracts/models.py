@@ -200,13 +200,6 @@ class ContractQuerySet(models.QuerySet):
         """The contracts a user may see: those of the EJ they may see."""
         return self.filter(ej__in=EntiteJuridique.objects.for_user(user))
 
-    def with_current_state(self):
-        """Annotate `current_state`: the state of the self-evaluation of the contract's latest campaign."""
-        from evaluation.models import SelfEvaluation
-
-        current = SelfEvaluation.objects.filter(contract=models.OuterRef("pk")).latest_first()
-        return self.annotate(current_state=models.Subquery(current.values("state")[:1]))
-
 
 class Contract(models.Model):
     """A contract (CAQES, CPOM…) held by an EJ and covering some of its ET.

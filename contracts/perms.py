@@ -3,7 +3,8 @@
 - `role_in_ej`: a member's role (lecteur, contributeur, signataire), None for anybody else;
 - `in_region`: an agent working in a region (national administrators work in all);
 - `may`: a power of the privilege table (ecars/privileges.py) exercised on an EJ's object: the role
-  must hold it, and the agent must work in the EJ's region.
+  must hold it, and the agent must work in the EJ's region;
+- `can_manage_members`: who manages an EJ's members (its member administrators, and `may`).
 Also: who may validate an ET's identification data, and when (the manual's pré-campagne).
 """
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from django.utils.formats import date_format
 
 from contracts.enums import MembershipRole
+from contracts.hooks import PrecampaignWindow
 from contracts.models import Membership
 from ecars import privileges
 
@@ -35,6 +37,16 @@ def may(user, model_label: str, verb: str, *, ej) -> bool:
     return privileges.allows(user, model_label, verb) and in_region(user, ej.region_id)
 
 
+def can_manage_members(ej, user) -> bool:
+    """Member administrators of the EJ, ARS agents of its region and national administrators (the table's
+    powers on memberships, ecars/privileges.py) manage its members."""
+    if not (user.is_authenticated and user.is_active):
+        return False
+    if may(user, "contracts.membership", "add", ej=ej):
+        return True
+    return Membership.objects.filter(ej=ej, user=user, is_admin=True).exists()
+
+
 NO_CAMPAIGN = "Aucune campagne n'est en cours pour ce contrat : il n'y a pas de données d'identification à valider."
 SIGNATAIRE_ONLY = "Seul un signataire de l'établissement peut valider ces données."
 
@@ -45,21 +57,24 @@ class IdentificationAbilities:
     reason: str = ""  # why the data are read-only, in French, for the page
 
 
-def precampaign_closed_reason(campaign) -> str:
-    if not (campaign.precampaign_start and campaign.precampaign_end):
+def precampaign_closed_reason(window: PrecampaignWindow) -> str:
+    if not (window.start and window.end):
         return "La pré-campagne est fermée : aucune date d'ouverture n'est fixée pour cette campagne."
-    start = date_format(campaign.precampaign_start, "j F Y")
-    end = date_format(campaign.precampaign_end, "j F Y")
+    start = date_format(window.start, "j F Y")
+    end = date_format(window.end, "j F Y")
     return f"La pré-campagne est fermée : ouverte du {start} au {end}."
 
 
-def identification_abilities(campaign, *, role: str | None, today: datetime.date) -> IdentificationAbilities:
-    """A signataire of the EJ validates its ET's data while the campaign's pré-campagne is open (bounds
-    included); everybody else, agency staff included, reads them."""
-    if campaign is None:
+def identification_abilities(
+    window: PrecampaignWindow | None, *, role: str | None, today: datetime.date
+) -> IdentificationAbilities:
+    """A signataire of the EJ validates its ET's data while the pré-campagne of the contract's campaign
+    (`window`, from the `precampaign` hook) is open, bounds included; everybody else, agency staff included,
+    reads them."""
+    if window is None:
         return IdentificationAbilities(validate=False, reason=NO_CAMPAIGN)
-    if not campaign.is_precampaign_open(today):
-        return IdentificationAbilities(validate=False, reason=precampaign_closed_reason(campaign))
+    if not window.is_open_on(today):
+        return IdentificationAbilities(validate=False, reason=precampaign_closed_reason(window))
     if role != MembershipRole.SIGNATAIRE:
         return IdentificationAbilities(validate=False, reason=SIGNATAIRE_ONLY)
     return IdentificationAbilities(validate=True)

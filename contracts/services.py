@@ -3,7 +3,8 @@ identification data of its ET (validated in pré-campagne).
 
 An EJ's member administrator (`Membership.is_admin`) manages its members from « Membres de l'EJ ».
 Each write is audited with the EJ, in the same transaction. Access rests on the membership alone:
-removing it ends the member's access at their next request.
+removing it ends the member's access at their next request. Services take the acting user and the
+request's context (`ecars.lib.http.RequestContext`: its IP address and id, for the audit), never the request.
 """
 
 from django.conf import settings
@@ -19,11 +20,11 @@ from audit.enums import EventType
 from audit.services import record_event
 from contracts.enums import MembershipRole
 from contracts.forms import BED_FIELDS, SOFTWARE_FIELDS
+from contracts.hooks import precampaign
 from contracts.models import EntiteJuridique, IdentificationData, Membership
-from contracts.perms import identification_abilities, may, role_in_ej
+from contracts.perms import can_manage_members, identification_abilities, role_in_ej
 from ecars.emails import send_templated_email
-from ecars.lib.http import client_ip
-from evaluation.models import Campaign
+from ecars.lib.http import RequestContext
 
 
 # A member administrator sees the EJ's member list next to the form: « already a member » tells them
@@ -45,23 +46,9 @@ class MemberError(Exception):
     """A refused change; its message, in French, is meant for the user."""
 
 
-def can_manage_members(ej: EntiteJuridique, user: User) -> bool:
-    """Member administrators of the EJ, ARS agents of its region and national administrators (the table's
-    powers on memberships, ecars/privileges.py) manage its members."""
-    if not (user.is_authenticated and user.is_active):
-        return False
-    if may(user, "contracts.membership", "add", ej=ej):
-        return True
-    return Membership.objects.filter(ej=ej, user=user, is_admin=True).exists()
-
-
 def _check_can_manage(ej: EntiteJuridique, acting_user: User) -> None:
     if not can_manage_members(ej, acting_user):
         raise PermissionDenied("Seul un administrateur des membres de l'EJ gère ses membres.")
-
-
-def _ip(request) -> str | None:
-    return client_ip(request) if request is not None else None
 
 
 def _establishment_user(email: str) -> tuple[User, bool]:
@@ -78,7 +65,9 @@ def _establishment_user(email: str) -> tuple[User, bool]:
 
 
 @transaction.atomic
-def invite_member(ej: EntiteJuridique, email: str, role: str, *, acting_user: User, request=None) -> Membership:
+def invite_member(
+    ej: EntiteJuridique, email: str, role: str, *, acting_user: User, context: RequestContext | None = None
+) -> Membership:
     """Give the account of `email` access to `ej` with `role`, creating and inviting it if needed.
 
     A new address gets an account without a password and an invitation to choose one; an account
@@ -106,10 +95,10 @@ def invite_member(ej: EntiteJuridique, email: str, role: str, *, acting_user: Us
         ej=ej,
         target=user,
         data={"email": user.email, "role": role, "invited": needs_invitation},
-        ip_address=_ip(request),
+        context=context,
     )
     if needs_invitation:
-        send_invitation(user, acting_user=acting_user, request=request, ej=ej)
+        send_invitation(user, acting_user=acting_user, context=context, ej=ej)
     else:
         send_templated_email(
             "contracts/email/member_added",
@@ -126,9 +115,11 @@ def invite_member(ej: EntiteJuridique, email: str, role: str, *, acting_user: Us
 
 
 @transaction.atomic
-def change_member_role(membership: Membership, role: str, *, acting_user: User, request=None) -> Membership:
+def change_member_role(
+    membership: Membership, role: str, *, acting_user: User, context: RequestContext | None = None
+) -> Membership:
     """Give a member another role (lecteur, contributeur, signataire); the same role changes nothing."""
-    membership = Membership.objects.select_for_update().select_related("ej", "user").get(pk=membership.pk)
+    membership = Membership.objects.select_for_update(of=("self",)).select_related("ej", "user").get(pk=membership.pk)
     _check_can_manage(membership.ej, acting_user)
     if role not in MembershipRole.values:
         raise MemberError(UNKNOWN_ROLE)
@@ -143,13 +134,13 @@ def change_member_role(membership: Membership, role: str, *, acting_user: User, 
         ej=membership.ej,
         target=membership.user,
         data={"email": membership.user.email, "from": old_role, "to": role},
-        ip_address=_ip(request),
+        context=context,
     )
     return membership
 
 
 @transaction.atomic
-def remove_member(membership: Membership, *, acting_user: User, request=None) -> None:
+def remove_member(membership: Membership, *, acting_user: User, context: RequestContext | None = None) -> None:
     """Delete a membership: the member loses access to the EJ at their next request.
 
     A member administrator cannot remove themselves, and the EJ keeps at least one administrator.
@@ -161,7 +152,9 @@ def remove_member(membership: Membership, *, acting_user: User, request=None) ->
         Membership.objects.select_for_update().filter(ej=ej, is_admin=True).order_by("pk").values_list("pk", flat=True)
     )
     _check_can_manage(ej, acting_user)
-    membership = Membership.objects.select_for_update().select_related("user").filter(pk=membership.pk).first()
+    membership = (
+        Membership.objects.select_for_update(of=("self",)).select_related("user").filter(pk=membership.pk).first()
+    )
     if membership is None:
         return
     if membership.user_id == acting_user.pk:
@@ -176,7 +169,7 @@ def remove_member(membership: Membership, *, acting_user: User, request=None) ->
         ej=ej,
         target=user,
         data={"email": user.email, "role": role},
-        ip_address=_ip(request),
+        context=context,
     )
 
 
@@ -184,21 +177,24 @@ IDENTIFICATION_FIELDS = (*BED_FIELDS, *SOFTWARE_FIELDS)
 
 
 def _check_can_validate_identification(identification: IdentificationData, acting_user: User) -> None:
-    """The rule of `contracts.perms.identification_abilities`, for any campaign of that year of a contract
-    covering the ET: the view checks it first; this guards the other callers."""
+    """The rule of `contracts.perms.identification_abilities`, for the pré-campagne of the current campaign of
+    any contract covering the ET, if that campaign is of the data's year: the view checks it first; this
+    guards the other callers."""
     etablissement = identification.etablissement
     role = role_in_ej(acting_user, etablissement.ej_id)
-    campaigns = Campaign.objects.filter(
-        year=identification.year, self_evaluations__contract__etablissements=etablissement
-    ).distinct()
     today = timezone.localdate()
-    if not any(identification_abilities(campaign, role=role, today=today).validate for campaign in campaigns):
+    windows = (precampaign.first(contract, today) for contract in etablissement.contracts.all())
+    if not any(
+        identification_abilities(window, role=role, today=today).validate
+        for window in windows
+        if window is not None and window.year == identification.year
+    ):
         raise PermissionDenied("Seul un signataire de l'EJ valide ces données, pendant la pré-campagne.")
 
 
 @transaction.atomic
 def validate_identification(
-    identification: IdentificationData, data: dict, *, acting_user: User, request=None
+    identification: IdentificationData, data: dict, *, acting_user: User, context: RequestContext | None = None
 ) -> IdentificationData:
     """Save an ET's identification data of one year as validated by `acting_user`, and audit it.
 
@@ -228,6 +224,6 @@ def validate_identification(
         ej=identification.etablissement.ej,
         target=current,
         data={"year": current.year, "changes": changes},
-        ip_address=_ip(request),
+        context=context,
     )
     return current

@@ -29,9 +29,9 @@ from contracts.models import (
     Membership,
     Region,
 )
-from evaluation.enums import CampaignState, FilledBy, SelfEvaluationState, ValueType
-from evaluation.models import Campaign, Node, Referential, SelfEvaluation
-from evaluation.services import create_self_evaluation, transition
+from evaluation.enums import FilledBy, ValueType
+from evaluation.models import Campaign, Node, Referential
+from evaluation.services import open_self_evaluation
 
 
 DEMO_USER_EMAIL = "contact.et1.etablissement@test.fr"
@@ -229,7 +229,6 @@ def _campaign(contract_type, referential, region, today) -> Campaign:
             "contract_type": contract_type,
             "year": year,
             "referential": referential,
-            "state": CampaignState.OUVERTE,
             "precampaign_start": today - datetime.timedelta(days=35),
             "precampaign_end": today - datetime.timedelta(days=28),
             "self_assessment_start": today - datetime.timedelta(days=21),
@@ -243,17 +242,34 @@ def _campaign(contract_type, referential, region, today) -> Campaign:
     return campaign
 
 
-def _open_self_evaluation(contract, campaign) -> SelfEvaluation:
-    self_evaluation = SelfEvaluation.objects.filter(contract=contract, campaign=campaign).first()
-    if self_evaluation is None:
-        self_evaluation = create_self_evaluation(contract=contract, campaign=campaign)
-        transition(self_evaluation, to_state=SelfEvaluationState.AUTO_EVALUATION, acting_user=None)
-    return self_evaluation
+DEMO_EMAILS = frozenset({DEMO_USER_EMAIL, OTHER_USER_EMAIL, ARS_USER_EMAIL})
+
+
+class NotADemoDatabase(Exception):
+    """The database holds real accounts: the demo world (and its known passwords) must not land there."""
+
+
+def refuse_a_real_database() -> None:
+    others = User.objects.exclude(email__in=DEMO_EMAILS)
+    count = others.count()
+    if count:
+        example = others.order_by("pk").values_list("email", flat=True).first()
+        what = f"{count} comptes qui ne sont" if count > 1 else "1 compte qui n'est"
+        raise NotADemoDatabase(
+            f"Cette base contient {what} pas de la démonstration (par exemple {example}) : seed_demo ne "
+            "s'exécute que sur une base vide ou de démonstration, jamais sur une base de production. Rien n'a été "
+            "modifié."
+        )
 
 
 @transaction.atomic
 def seed_demo(*, password: str | None = None) -> DemoResult:
-    """Build the demo world; running it again changes nothing but the passwords given."""
+    """Build the demo world; running it again changes nothing but the passwords given.
+
+    Refused (NotADemoDatabase) on a database holding any other account: the demo's accounts have known
+    passwords, and its agent a printed TOTP key.
+    """
+    refuse_a_real_database()
     today = timezone.localdate()
     # One password for the demo accounts: the one given, or a fresh temporary one on the first run.
     demo_password = password
@@ -363,7 +379,7 @@ def seed_demo(*, password: str | None = None) -> DemoResult:
                 ),
             ]
         )
-    _open_self_evaluation(caqes_test, campaign)
+    open_self_evaluation(contract=caqes_test, campaign=campaign)
 
     montpellier, _ = EntiteJuridique.objects.get_or_create(
         finess="340780477",
@@ -390,7 +406,7 @@ def seed_demo(*, password: str | None = None) -> DemoResult:
     )
     if created:
         caqes_montpellier.etablissements.set([lapeyronie])
-    _open_self_evaluation(caqes_montpellier, campaign)
+    open_self_evaluation(contract=caqes_montpellier, campaign=campaign)
 
     return DemoResult(
         demo_user=demo_user,

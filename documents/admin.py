@@ -1,34 +1,17 @@
-"""Admin of documents and of their attachment to questions: view-only, never deleted (SECURITY.md C5).
+"""Admin of documents: view-only, never deleted (SECURITY.md C5).
 
 Uploads go through the portal's pages; the file is reached through the portal's download view,
-which authorises the reader, checks the SHA-256 and applies the antivirus verdict.
+which authorises the reader, checks the SHA-256 and applies the antivirus verdict. Apps built on
+`documents` may register this admin again with their own inlines (subclassing `DocumentAdmin`).
 """
 
 from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from documents.antivirus import may_download
-from documents.models import Attachment, Document
-from ecars.admin import ReadOnlyInline, ReadOnlyMixin, RegionScopedAdmin, ScopedRelatedListFilter
-
-
-# What an attachment is displayed with: its document, and the question's indicator and self-evaluation.
-ATTACHMENT_RELATED = (
-    "indicator_value__indicator",
-    "indicator_value__self_evaluation__contract",
-    "indicator_value__self_evaluation__campaign",
-)
-
-
-class AttachmentInline(ReadOnlyInline):
-    model = Attachment
-    fields = ("indicator_value", "attached_by", "attached_at", "withdrawn_at", "withdrawn_by")
-    readonly_fields = fields
-    extra = 0
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related(*ATTACHMENT_RELATED, "attached_by", "withdrawn_by")
+from documents.models import Document
+from documents.perms import may_download
+from ecars.admin import ReadOnlyMixin, RegionScopedAdmin, ScopedRelatedListFilter
 
 
 @admin.register(Document)
@@ -64,7 +47,6 @@ class DocumentAdmin(ReadOnlyMixin, RegionScopedAdmin):
         "public_id",
     )
     readonly_fields = ("download", "storage_key", "uploaded_at", "public_id")
-    inlines = (AttachmentInline,)
 
     @admin.display(description="fichier")
     def download(self, obj):
@@ -78,18 +60,3 @@ class DocumentAdmin(ReadOnlyMixin, RegionScopedAdmin):
     def storage_key(self, obj):
         # Not a link: the private storage has no public URL.
         return obj.file.name
-
-
-@admin.register(Attachment)
-class AttachmentAdmin(ReadOnlyMixin, RegionScopedAdmin):
-    region_path = "document__ej__region"
-    list_display = ("document", "indicator_value", "attached_by", "attached_at", "withdrawn_at")
-    list_filter = (("withdrawn_at", admin.EmptyFieldListFilter),)
-    list_select_related = ("document", *ATTACHMENT_RELATED, "attached_by")
-    search_fields = (
-        "document__original_name",
-        "document__ej__finess",
-        "document__ej__name",
-        "indicator_value__indicator__code",
-    )
-    readonly_fields = ("attached_at",)

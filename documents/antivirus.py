@@ -37,6 +37,7 @@ from django_tasks import task
 from audit.enums import EventType
 from audit.services import record_event
 from contracts.models import Contract
+from documents import hooks
 from documents.enums import ScanStatus
 from documents.models import Document
 from ecars.emails import send_templated_email
@@ -172,7 +173,11 @@ def scan_document(*, document_id: int) -> None:
         logger.error("Analyse antivirus du document %s impossible : %s", document_id, failure)
 
     with transaction.atomic():
-        document = Document.objects.select_for_update().select_related("ej__region", "uploaded_by").get(pk=document_id)
+        document = (
+            Document.objects.select_for_update(of=("self",))
+            .select_related("ej__region", "uploaded_by")
+            .get(pk=document_id)
+        )
         if document.scan_status == ScanStatus.INFECTE:
             return
         if failure and document.scan_status == ScanStatus.SAIN:
@@ -192,9 +197,12 @@ def scan_document(*, document_id: int) -> None:
 
 
 def _document_contracts(document: Document) -> list:
-    """The contracts the document belongs to: its own, and those of the questions it is (or was) attached to."""
-    belongs = Q(pk=document.contract_id) | Q(self_evaluations__values__attachments__document=document)
-    return list(Contract.objects.filter(belongs).distinct().select_related("ej__region", "ars_contact").order_by("pk"))
+    """The contracts the document belongs to: its own, and those the apps built on `documents` tie it to
+    (the contracts of the questions it is, or was, listed under)."""
+    belongs = Q(pk=document.contract_id)
+    for contract_ids in hooks.document_contracts.collect(document):
+        belongs |= Q(pk__in=contract_ids)
+    return list(Contract.objects.filter(belongs).select_related("ej__region", "ars_contact").order_by("pk"))
 
 
 def _quarantine(document: Document, signature: str) -> None:
@@ -224,19 +232,3 @@ def _quarantine(document: Document, signature: str) -> None:
     # One message per recipient: the establishment and the ARS never see each other's addresses.
     for address in dict.fromkeys(address for address in recipients if address):
         send_templated_email("documents/email/infected", to=[address], context=context)
-
-
-def may_download(document: Document, user) -> bool:
-    """Whether the antivirus verdict lets `user` download the document (on top of the view's authorisation).
-
-    Scanning enabled: « sain » only, for everybody alike. The uploader already has the file, and an
-    agent opening an unscanned file on an ARS workstation is precisely what the scan is there to
-    prevent; « Récupérer tous les documents » leaves the others out and says why.
-
-    Scanning disabled (no clamd configured, e.g. the demo): pending documents are downloadable, since
-    no verdict will ever come. A document « en erreur » (scanned once, when a clamd was configured)
-    or « infecté » never is. `user` is kept for the callers: the verdict is the same for all.
-    """
-    if document.scan_status == ScanStatus.SAIN:
-        return True
-    return document.scan_status == ScanStatus.EN_ATTENTE and not scanning_enabled()

@@ -3,9 +3,10 @@
 Read-only (SECURITY.md R4, R10): it lists the storage, reads files and queries the database; it never
 writes, moves or deletes anything. `manage.py check_documents` prints its report.
 
-Two kinds of stored files are checked, both on the documents storage (local folder or S3):
-`Document.file` under `documents/` (SHA-256 and size in the row) and `ClosureReceipt.file` under
-`receipts/` (SHA-256 in `file_sha256`). The problems found:
+The kinds of stored files checked, all on the documents storage (local folder or S3): `Document.file`
+under `documents/` (SHA-256 and size in the row), and those the apps built on `documents` keep there too
+(the `stored_files` hook of documents/hooks.py), e.g. the closure receipts under `receipts/` (SHA-256 in
+their `file_sha256`). The problems found:
 
 - an orphan: an object under one of these prefixes that no row names, e.g. an upload interrupted
   between the object's write and the row's commit (R4). An object younger than the grace period is
@@ -25,8 +26,8 @@ from collections.abc import Iterator
 
 from django.utils import timezone
 
+from documents import hooks
 from documents.models import Document
-from evaluation.models import ClosureReceipt
 
 
 CHUNK_SIZE = 1024 * 1024
@@ -53,10 +54,12 @@ class Kind:
             yield Row(self, values[0], values[1] or "", values[2], values[3] if self.size_field else None)
 
 
-KINDS = (
-    Kind("document", "documents", Document, "file", "sha256", "size"),
-    Kind("attestation de clôture", "receipts", ClosureReceipt, "file", "file_sha256"),
-)
+DOCUMENTS = Kind("document", "documents", Document, "file", "sha256", "size")
+
+
+def kinds() -> list[Kind]:
+    """The documents, then the files the apps built on `documents` keep in its storage."""
+    return [DOCUMENTS, *hooks.stored_files.collect()]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,7 +149,7 @@ def check_integrity(*, verify_hashes: bool = False, grace: datetime.timedelta = 
     """Compare the rows with the stored objects; with verify_hashes, re-hash every stored file."""
     now = now or timezone.now()
     report = Report(verify_hashes=verify_hashes, grace=grace)
-    for kind in KINDS:
+    for kind in kinds():
         storage = kind.storage
         rows = list(kind.rows())
         stored = set(stored_names(storage, kind.prefix))

@@ -45,8 +45,8 @@ class DocumentQuerySet(models.QuerySet):
 class Document(models.Model):
     """A stored file: justificatory document of an EJ, or contract document added by the ARS.
 
-    One stored copy may support several questions (see `Attachment`). Documents are never
-    hard-deleted by users.
+    One stored copy may be listed in several places by the apps built on `documents` (under several
+    questions, for instance). Documents are never hard-deleted by users.
     """
 
     public_id = models.UUIDField("identifiant public", default=uuid.uuid4, unique=True, editable=False)
@@ -108,42 +108,3 @@ class Document(models.Model):
 
     def __str__(self):
         return self.original_name
-
-
-class Attachment(models.Model):
-    """A document listed under a question. Withdrawing hides it from the list; nothing is deleted."""
-
-    document = models.ForeignKey(
-        Document, verbose_name="document", on_delete=models.PROTECT, related_name="attachments"
-    )
-    indicator_value = models.ForeignKey(
-        "evaluation.IndicatorValue", verbose_name="question", on_delete=models.PROTECT, related_name="attachments"
-    )
-    attached_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name="joint par", on_delete=models.PROTECT, related_name="+"
-    )
-    attached_at = models.DateTimeField("joint le", auto_now_add=True)
-    withdrawn_at = models.DateTimeField("retiré le", null=True, blank=True)
-    withdrawn_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name="retiré par",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-
-    class Meta:
-        verbose_name = "pièce jointe à une question"
-        verbose_name_plural = "pièces jointes aux questions"
-        ordering = ["indicator_value", "attached_at"]
-        constraints = [
-            models.UniqueConstraint(fields=["document", "indicator_value"], name="documents_attachment_unique"),
-            models.CheckConstraint(
-                condition=models.Q(withdrawn_at__isnull=True) | models.Q(withdrawn_by__isnull=False),
-                name="documents_attachment_withdrawn_by",
-            ),
-        ]
-
-    def __str__(self):
-        return f"{self.document} → {self.indicator_value}"

@@ -2,6 +2,8 @@ from django.core.exceptions import SuspiciousOperation
 from django.http import UnreadablePostError
 from django.utils.cache import add_never_cache_headers
 
+from ecars.lib.http import request_id_of
+
 
 # Browser features the portal never uses, denied to it and to anything it could ever embed
 # (SECURITY.md H2). Only features Chromium recognises (checked with Chromium 156): an unknown one
@@ -56,7 +58,10 @@ class SecurityHeadersMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        # One id per request, the proxy's if it sent one: in the response, the access log and the audit trail.
+        request_id = request_id_of(request)
         response = self.get_response(request)
+        response["X-Request-ID"] = request_id
         response.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
         match = getattr(request, "resolver_match", None)
         if (

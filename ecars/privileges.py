@@ -115,9 +115,9 @@ PRIVILEGES: dict[str, dict[StaffRole, set[str]]] = {
     "evaluation.indicatorvalue": {NATIONAL: {"view"}, ARS: {"view"}, AM: {"view"}, OMEDIT: {"view"}},
     "evaluation.indicatorvaluehistory": {NATIONAL: {"view"}, ARS: {"view"}, AM: {"view"}, OMEDIT: {"view"}},
     "evaluation.closurereceipt": {NATIONAL: {"view"}, ARS: {"view"}, AM: {"view"}, OMEDIT: {"view"}},
+    "evaluation.attachment": {NATIONAL: {"view"}, ARS: {"view"}, AM: {"view"}, OMEDIT: {"view"}},
     # « Ajouter document » on the contract page (the ARS's documents); establishments add theirs to questions.
     "documents.document": {NATIONAL: {"view", "upload"}, ARS: {"view", "upload"}, AM: {"view"}, OMEDIT: {"view"}},
-    "documents.attachment": {NATIONAL: {"view"}, ARS: {"view"}, AM: {"view"}, OMEDIT: {"view"}},
     "audit.auditevent": {NATIONAL: {"view"}, ARS: {"view"}},
 }
 

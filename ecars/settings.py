@@ -316,7 +316,8 @@ else:
     raise ImproperlyConfigured(f"DOCUMENTS_STORAGE must be 'local' or 's3', got {DOCUMENTS_STORAGE!r}")
 
 STORAGES = {
-    "default": _documents_storage,
+    # Nothing goes to the default storage (ecars/storage.py): files name theirs.
+    "default": {"BACKEND": "ecars.storage.NoDefaultStorage"},
     "documents": _documents_storage,
     "staticfiles": {
         "BACKEND": (

@@ -9,6 +9,9 @@ import tempfile
 
 # Tests never read a developer's .env: they must behave the same on every machine.
 os.environ["ENV_FILE"] = os.devnull
+# Plain `pytest` runs on PostgreSQL like `make test` (locks, triggers and the worker need it); the
+# suite stops at once, saying how to start it, if it is not there (tests/conftest.py).
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ecars")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
 # The live server's request threads must not keep connections open past the test database's
 # teardown; production keeps them (see test_settings.py).
@@ -24,7 +27,7 @@ TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBacken
 SECURE_SSL_REDIRECT = False
 # No collectstatic needed before the tests.
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
-STORAGES["documents"] = STORAGES["default"] = {  # noqa: F405
+STORAGES["documents"] = {  # noqa: F405
     "BACKEND": "django.core.files.storage.FileSystemStorage",
     "OPTIONS": {"location": tempfile.mkdtemp(prefix="ecars-test-documents-"), "base_url": None},
 }

@@ -1,4 +1,5 @@
-"""Admin of referentials, campaigns, self-evaluations, extension requests and indicator values.
+"""Admin of referentials, campaigns, self-evaluations, extension requests, indicator values and the
+question's documents.
 
 Referentials are national. Campaigns are scoped through their regions, the rest through the
 contract's EJ. Self-evaluations, extension requests and values are view-only here: they change
@@ -15,10 +16,14 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from documents.admin import DocumentAdmin
+from documents.models import Document
 from ecars.admin import ReadOnlyInline, ReadOnlyMixin, RegionScopedAdmin, ScopedRelatedListFilter, without_fields
+from ecars.lib.http import request_context
 from evaluation import extensions
 from evaluation.enums import ExtensionStatus
 from evaluation.models import (
+    Attachment,
     Campaign,
     ClosureReceipt,
     ExtensionRequest,
@@ -169,7 +174,6 @@ class CampaignAdminForm(forms.ModelForm):
             "year",
             "referential",
             "regions",
-            "state",
             "precampaign_start",
             "precampaign_end",
             "self_assessment_start",
@@ -196,16 +200,15 @@ class CampaignAdmin(RegionScopedAdmin):
         "year",
         "contract_type",
         "region_names",
-        "state",
         "self_assessment_start",
         "self_assessment_deadline",
     )
-    list_filter = ("state", "year", "contract_type", ("regions", ScopedRelatedListFilter))
+    list_filter = ("year", "contract_type", ("regions", ScopedRelatedListFilter))
     list_select_related = ("contract_type",)
     search_fields = ("code", "name")
     filter_horizontal = ("regions",)
     fieldsets = (
-        (None, {"fields": ("code", "name", "contract_type", "year", "referential", "regions", "state")}),
+        (None, {"fields": ("code", "name", "contract_type", "year", "referential", "regions")}),
         (
             "Calendrier",
             {
@@ -423,7 +426,7 @@ class SelfEvaluationAdmin(ServiceActionsMixin, ReadOnlyMixin, RegionScopedAdmin)
                 acting_user=request.user,
                 reason=data["reason"],
                 extend_until=data["extend_until"],
-                request=request,
+                context=request_context(request),
             )
             if reopened.is_open_on(timezone.localdate()):
                 return messages.SUCCESS, (
@@ -605,7 +608,7 @@ class ExtensionRequestAdmin(ServiceActionsMixin, ReadOnlyMixin, RegionScopedAdmi
                 grant=True,
                 decision_reason=data["decision_reason"],
                 until=data["until"],
-                request=request,
+                context=request_context(request),
             )
             extension_request.self_evaluation.refresh_from_db(fields=["extended_until"])
             self_evaluation = extension_request.self_evaluation
@@ -634,7 +637,7 @@ class ExtensionRequestAdmin(ServiceActionsMixin, ReadOnlyMixin, RegionScopedAdmi
                 acting_user=request.user,
                 grant=False,
                 decision_reason=data["decision_reason"],
-                request=request,
+                context=request_context(request),
             )
             return messages.SUCCESS, f"Prolongation refusée : {extension_request.self_evaluation}."
 
@@ -679,3 +682,47 @@ class ClosureReceiptAdmin(ReadOnlyMixin, RegionScopedAdmin):
     def storage_key(self, obj):
         # Not a link: the private storage has no public URL.
         return obj.file.name
+
+
+# The question's documents: their own list, and the questions each document is listed under on the
+# documents' admin, which `documents` registers knowing nothing of questions.
+
+# What an attachment is displayed with: its document, and the question's indicator and self-evaluation.
+ATTACHMENT_RELATED = (
+    "indicator_value__indicator",
+    "indicator_value__self_evaluation__contract",
+    "indicator_value__self_evaluation__campaign",
+)
+
+
+class AttachmentInline(ReadOnlyInline):
+    model = Attachment
+    fields = ("indicator_value", "attached_by", "attached_at", "withdrawn_at", "withdrawn_by")
+    readonly_fields = fields
+    extra = 0
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related(*ATTACHMENT_RELATED, "attached_by", "withdrawn_by")
+
+
+class DocumentWithAttachmentsAdmin(DocumentAdmin):
+    inlines = (*DocumentAdmin.inlines, AttachmentInline)
+
+
+admin.site.unregister(Document)
+admin.site.register(Document, DocumentWithAttachmentsAdmin)
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(ReadOnlyMixin, RegionScopedAdmin):
+    region_path = "document__ej__region"
+    list_display = ("document", "indicator_value", "attached_by", "attached_at", "withdrawn_at")
+    list_filter = (("withdrawn_at", admin.EmptyFieldListFilter),)
+    list_select_related = ("document", *ATTACHMENT_RELATED, "attached_by")
+    search_fields = (
+        "document__original_name",
+        "document__ej__finess",
+        "document__ej__name",
+        "indicator_value__indicator__code",
+    )
+    readonly_fields = ("attached_at",)

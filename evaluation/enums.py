@@ -28,22 +28,20 @@ class AnswerLevel(models.TextChoices):
     ET = "et", "chaque établissement"
 
 
-class CampaignState(models.TextChoices):
-    PREPARATION = "preparation", "en préparation"
-    OUVERTE = "ouverte", "ouverte"
-    TERMINEE = "terminee", "terminée"
-
-
 class SelfEvaluationState(models.TextChoices):
-    """The lifecycle of a self-evaluation (DESIGN.md §4)."""
+    """The lifecycle of a self-evaluation (DESIGN.md §4).
 
-    PRE_CAMPAGNE = "pre_campagne", "pré-campagne"
-    AUTO_EVALUATION = "auto_evaluation", "auto-évaluation"
-    CLOTUREE = "cloturee", "clôturée"
-    EN_EVALUATION = "en_evaluation", "en évaluation"
-    RAPPORT_ENVOYE = "rapport_envoye", "rapport envoyé"
-    CONTRADICTOIRE = "contradictoire", "contradictoire"
-    DEFINITIVE = "definitive", "définitive"
+    The labels are « Etat en cours » in the manual's words, capitals included: they are the only labels of a
+    state, shown alike on the pages, in the messages and in the admin (`get_state_display()`).
+    """
+
+    PRE_CAMPAGNE = "pre_campagne", "Pré-campagne"
+    AUTO_EVALUATION = "auto_evaluation", "Auto-Evaluation"
+    CLOTUREE = "cloturee", "Clôturée"
+    EN_EVALUATION = "en_evaluation", "En évaluation"
+    RAPPORT_ENVOYE = "rapport_envoye", "Rapport envoyé"
+    CONTRADICTOIRE = "contradictoire", "Période contradictoire"
+    DEFINITIVE = "definitive", "Définitive"
 
     @classmethod
     def closed_states(cls):
@@ -51,19 +49,14 @@ class SelfEvaluationState(models.TextChoices):
         return [cls.CLOTUREE, cls.EN_EVALUATION, cls.RAPPORT_ENVOYE, cls.CONTRADICTOIRE, cls.DEFINITIVE]
 
 
-# « Etat en cours » of a contract, in the manual's words.
-STATE_DISPLAY = {
-    SelfEvaluationState.PRE_CAMPAGNE: "Pré-campagne",
-    SelfEvaluationState.AUTO_EVALUATION: "Auto-Evaluation",
-    SelfEvaluationState.CLOTUREE: "Clôturée",
-    SelfEvaluationState.EN_EVALUATION: "En évaluation",
-    SelfEvaluationState.RAPPORT_ENVOYE: "Rapport envoyé",
-    SelfEvaluationState.CONTRADICTOIRE: "Période contradictoire",
-    SelfEvaluationState.DEFINITIVE: "Définitive",
-}
-
-
 class ExtensionStatus(models.TextChoices):
     EN_ATTENTE = "en_attente", "en attente"
     ACCORDEE = "accordee", "accordée"
     REFUSEE = "refusee", "refusée"
+
+
+class AssignmentScope(models.TextChoices):
+    """What « Confier » hands over: the question, or every question of its objective."""
+
+    QUESTION = "question", "cette question"
+    OBJECTIF = "objectif", "toutes les questions de l'objectif"

@@ -1,6 +1,6 @@
 """Exceptions to the calendar of a self-evaluation: extension requests, their decision, and reopening.
 
-The calendar rule itself is `SelfEvaluation.is_open_on` (through `evaluation.perms.abilities`, checked
+The calendar rule itself is `SelfEvaluation.is_open_on` (through `evaluation.perms.Abilities`, checked
 by every write): the establishment writes from the opening of the auto-évaluation to its deadline, or
 to the date of the extension the ARS granted this EJ (`SelfEvaluation.extended_until`).
 
@@ -13,7 +13,8 @@ to the date of the extension the ARS granted this EJ (`SelfEvaluation.extended_u
   extension at the same time: once the deadline has passed, a reopened self-evaluation is writable
   only with one.
 
-Each write is audited in its transaction; e-mails leave after the commit.
+Each write is audited in its transaction, with the request's context (`ecars.lib.http.RequestContext`) when
+a request asked for it; e-mails leave after the commit.
 """
 
 import datetime
@@ -26,16 +27,15 @@ from django.utils import timezone
 
 from audit.enums import EventType
 from audit.services import record_event
-from contracts.enums import MembershipRole
 from contracts.models import Membership
-from contracts.perms import may
+from contracts.perms import may, role_in_ej
 from ecars.emails import send_templated_email
-from ecars.lib.http import client_ip
+from ecars.lib.http import RequestContext
 from evaluation import services
 from evaluation.enums import ExtensionStatus
 from evaluation.enums import SelfEvaluationState as State
 from evaluation.models import ExtensionRequest, SelfEvaluation
-from evaluation.perms import role_in_ej
+from evaluation.perms import WRITER_ROLES
 
 
 class ExtensionRules:
@@ -44,7 +44,8 @@ class ExtensionRules:
     MIN_REASON_LENGTH = 10
 
 
-REQUESTER_ROLES = (MembershipRole.CONTRIBUTEUR, MembershipRole.SIGNATAIRE)
+# Those who write ask for the time to write.
+REQUESTER_ROLES = WRITER_ROLES
 
 NOT_A_CONTRIBUTOR = (
     "Seuls les contributeurs et les signataires de l'entité juridique peuvent demander une prolongation : "
@@ -70,10 +71,6 @@ def _day(date: datetime.date) -> str:
     return f"{date:%d/%m/%Y}"
 
 
-def _ip(request) -> str | None:
-    return client_ip(request) if request is not None else None
-
-
 def _lock(self_evaluation_id: int) -> SelfEvaluation:
     """The self-evaluation row, locked: requests, decisions, reopenings and saves are serialised on it."""
     return (
@@ -92,17 +89,32 @@ def pending_request(self_evaluation: SelfEvaluation) -> ExtensionRequest | None:
 
 def request_refusal(self_evaluation: SelfEvaluation, user) -> str | None:
     """Why `user` may not ask for an extension of `self_evaluation` now, or None if they may."""
-    if role_in_ej(user, self_evaluation.contract.ej) not in REQUESTER_ROLES:
+    role = role_in_ej(user, self_evaluation.contract.ej)
+    return _request_refusal(self_evaluation, role=role, pending=lambda: pending_request(self_evaluation))
+
+
+def may_request(self_evaluation: SelfEvaluation, *, role: str | None, last_request: ExtensionRequest | None) -> bool:
+    """Whether a user of `role` in the EJ may ask for an extension now (the rule of `request_refusal`), for a
+    page that has loaded the role and the latest request already: the pending request, if any, is the latest
+    one, since one waits at a time."""
+    pending = last_request if last_request and last_request.status == ExtensionStatus.EN_ATTENTE else None
+    return _request_refusal(self_evaluation, role=role, pending=lambda: pending) is None
+
+
+def _request_refusal(self_evaluation: SelfEvaluation, *, role: str | None, pending) -> str | None:
+    """The rule of both: `pending()` gives the request waiting for a decision; it is called last, as it
+    may cost a query."""
+    if role not in REQUESTER_ROLES:
         return NOT_A_CONTRIBUTOR
     if self_evaluation.state != State.AUTO_EVALUATION:
         return (
             "Une prolongation ne se demande que pendant l'auto-évaluation : cette auto-évaluation est à l'état "
             f"« {self_evaluation.get_state_display()} »."
         )
-    pending = pending_request(self_evaluation)
-    if pending is not None:
+    waiting = pending()
+    if waiting is not None:
         return (
-            f"Une demande de prolongation jusqu'au {_day(pending.requested_until)} est déjà en attente de la "
+            f"Une demande de prolongation jusqu'au {_day(waiting.requested_until)} est déjà en attente de la "
             "décision de l'ARS : vous ne pouvez pas en envoyer une autre avant cette décision."
         )
     return None
@@ -177,7 +189,12 @@ def _check_granted_date(self_evaluation: SelfEvaluation, until: datetime.date, *
 
 @transaction.atomic
 def request_extension(
-    self_evaluation: SelfEvaluation, *, acting_user, requested_until: datetime.date, reason: str, request=None
+    self_evaluation: SelfEvaluation,
+    *,
+    acting_user,
+    requested_until: datetime.date,
+    reason: str,
+    context: RequestContext | None = None,
 ) -> ExtensionRequest:
     """Ask the ARS to write until `requested_until`: by a contributeur or signataire of the EJ, during the
     auto-évaluation, one pending request at a time, within MAX_DAYS days after the current deadline and with
@@ -212,7 +229,7 @@ def request_extension(
             "requested_until": requested_until.isoformat(),
             "reason": extension_request.reason,
         },
-        ip_address=_ip(request),
+        context=context,
     )
     _email_requested(extension_request, locked)
     return extension_request
@@ -226,7 +243,7 @@ def decide_extension(
     grant: bool,
     decision_reason: str,
     until: datetime.date | None = None,
-    request=None,
+    context: RequestContext | None = None,
 ) -> ExtensionRequest:
     """Grant or refuse a pending request: by agency staff of the EJ's region.
 
@@ -253,11 +270,11 @@ def decide_extension(
     elif not decision_reason:
         raise ExtensionRefused(DECISION_REASON_REQUIRED, field="decision_reason")
     return _decide(
-        locked, current, acting_user=acting_user, grant=grant, until=until, reason=decision_reason, request=request
+        locked, current, acting_user=acting_user, grant=grant, until=until, reason=decision_reason, context=context
     )
 
 
-def _decide(locked, extension_request, *, acting_user, grant, until, reason, request) -> ExtensionRequest:
+def _decide(locked, extension_request, *, acting_user, grant, until, reason, context) -> ExtensionRequest:
     """Record the decision on a locked pending request (and the extension if granted)."""
     previous_deadline = locked.deadline
     if grant:
@@ -275,13 +292,13 @@ def _decide(locked, extension_request, *, acting_user, grant, until, reason, req
         requested_until=extension_request.requested_until,
         previous_deadline=previous_deadline,
         reason=reason,
-        request=request,
+        context=context,
     )
     _email_decided(extension_request, locked)
     return extension_request
 
 
-def _record_decision(locked, *, target, acting_user, until, requested_until, previous_deadline, reason, request):
+def _record_decision(locked, *, target, acting_user, until, requested_until, previous_deadline, reason, context):
     """Audit a decision on the deadline: granted up to `until`, or refused (`until` None)."""
     record_event(
         EventType.EXTENSION_DECIDED,
@@ -296,7 +313,7 @@ def _record_decision(locked, *, target, acting_user, until, requested_until, pre
             "previous_deadline": previous_deadline.isoformat(),
             "reason": reason,
         },
-        ip_address=_ip(request),
+        context=context,
     )
 
 
@@ -312,7 +329,7 @@ def reopen(
     acting_user,
     reason: str,
     extend_until: datetime.date | None = None,
-    request=None,
+    context: RequestContext | None = None,
 ) -> SelfEvaluation:
     """« Rouvrir la saisie »: put a closed self-evaluation back in auto-évaluation, with a reason, by agency
     staff of the EJ's region. The transition is logged and audited by `services.transition`.
@@ -334,7 +351,7 @@ def reopen(
         _check_granted_date(locked, extend_until, field="extend_until")
     try:
         services.transition(
-            locked, to_state=State.AUTO_EVALUATION, acting_user=acting_user, reason=reason, ip_address=_ip(request)
+            locked, to_state=State.AUTO_EVALUATION, acting_user=acting_user, reason=reason, context=context
         )
     except services.TransitionRefused as refusal:
         raise ExtensionRefused(str(refusal)) from None
@@ -352,7 +369,7 @@ def reopen(
                 grant=True,
                 until=extend_until,
                 reason=reason,
-                request=request,
+                context=context,
             )
         else:
             previous_deadline = locked.deadline
@@ -365,7 +382,7 @@ def reopen(
                 requested_until=None,
                 previous_deadline=previous_deadline,
                 reason=reason,
-                request=request,
+                context=context,
             )
     _email_reopened(locked, reason=reason)
     return locked

@@ -1,11 +1,11 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
-from contracts.enums import MembershipRole
 from contracts.models import Membership
 from evaluation import values
-from evaluation.enums import ValueType
+from evaluation.enums import AssignmentScope, ValueType
 from evaluation.models import IndicatorValue
+from evaluation.perms import WRITER_ROLES
 
 
 class AnswerForm(forms.Form):
@@ -75,17 +75,18 @@ class AnswerForm(forms.Form):
 
 
 class AssignmentForm(forms.Form):
-    """« Confier » a question, or its whole objective, to a colleague who writes."""
-
-    SCOPES = (("question", "cette question"), ("objectif", "toutes les questions de l'objectif"))
+    """« Confier » a question, or its whole objective, to a colleague who writes (`evaluation.perms.WRITER_ROLES`).
+    The view offers it to those who may confide (`Abilities.assign`); the service checks it again."""
 
     assignee = forms.ModelChoiceField(label="Confier à", queryset=None, required=False, empty_label="Personne")
-    scope = forms.ChoiceField(label="Quoi", choices=SCOPES, initial="question", widget=forms.RadioSelect)
+    scope = forms.ChoiceField(
+        label="Quoi", choices=AssignmentScope.choices, initial=AssignmentScope.QUESTION, widget=forms.RadioSelect
+    )
 
     def __init__(self, *args, ej, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["assignee"].queryset = (
-            Membership.objects.filter(ej=ej, role__in=(MembershipRole.CONTRIBUTEUR, MembershipRole.SIGNATAIRE))
+            Membership.objects.filter(ej=ej, role__in=WRITER_ROLES)
             .select_related("user")
             .order_by("user__last_name", "user__first_name")
         )

@@ -5,15 +5,7 @@ from django.conf import settings
 from django.db import models
 
 from documents.models import documents_storage
-from evaluation.enums import (
-    STATE_DISPLAY,
-    AnswerLevel,
-    CampaignState,
-    ExtensionStatus,
-    FilledBy,
-    SelfEvaluationState,
-    ValueType,
-)
+from evaluation.enums import AnswerLevel, ExtensionStatus, FilledBy, SelfEvaluationState, ValueType
 
 
 class Referential(models.Model):
@@ -116,6 +108,11 @@ class Node(models.Model):
         return bool(self.value_type)
 
     @property
+    def is_filled_by_establishment(self) -> bool:
+        """Whether the establishment answers this indicator (ARS, AM or OMEDIT answer the others)."""
+        return self.filled_by == FilledBy.ETABLISSEMENT
+
+    @property
     def is_national(self) -> bool:
         return self.region_id is None
 
@@ -133,7 +130,6 @@ class Campaign(models.Model):
         Referential, verbose_name="référentiel", on_delete=models.PROTECT, related_name="campaigns"
     )
     regions = models.ManyToManyField("contracts.Region", verbose_name="régions", related_name="campaigns")
-    state = models.CharField("état", max_length=20, choices=CampaignState.choices, default=CampaignState.PREPARATION)
     precampaign_start = models.DateField("ouverture de la pré-campagne", null=True, blank=True)
     precampaign_end = models.DateField("fin de la pré-campagne", null=True, blank=True)
     self_assessment_start = models.DateField("ouverture de l'auto-évaluation")
@@ -236,10 +232,6 @@ class SelfEvaluation(models.Model):
         return self.state in SelfEvaluationState.closed_states()
 
     @property
-    def state_display(self) -> str:
-        return STATE_DISPLAY[self.state]
-
-    @property
     def deadline(self) -> datetime.date:
         """The last day of writing: the campaign's deadline, or this EJ's extension if later."""
         if self.extended_until and self.extended_until > self.campaign.self_assessment_deadline:
@@ -329,7 +321,6 @@ class IndicatorValue(models.Model):
     not_applicable = models.BooleanField("non concerné", default=False)
     not_applicable_reason = models.TextField("justification de « non concerné »", blank=True)
     comment = models.TextField("commentaire de l'établissement", blank=True)
-    evaluator_comment = models.TextField("commentaire de l'évaluateur", blank=True)
     assigned_to = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name="confiée à",
@@ -481,3 +472,42 @@ class ClosureReceipt(models.Model):
 
     def __str__(self):
         return f"Attestation de clôture du {self.closed_at:%d/%m/%Y %H:%M} — {self.self_evaluation}"
+
+
+class Attachment(models.Model):
+    """A document listed under a question. Withdrawing hides it from the list; nothing is deleted."""
+
+    document = models.ForeignKey(
+        "documents.Document", verbose_name="document", on_delete=models.PROTECT, related_name="attachments"
+    )
+    indicator_value = models.ForeignKey(
+        IndicatorValue, verbose_name="question", on_delete=models.PROTECT, related_name="attachments"
+    )
+    attached_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="joint par", on_delete=models.PROTECT, related_name="+"
+    )
+    attached_at = models.DateTimeField("joint le", auto_now_add=True)
+    withdrawn_at = models.DateTimeField("retiré le", null=True, blank=True)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="retiré par",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = "pièce jointe à une question"
+        verbose_name_plural = "pièces jointes aux questions"
+        ordering = ["indicator_value", "attached_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["document", "indicator_value"], name="evaluation_attachment_unique"),
+            models.CheckConstraint(
+                condition=models.Q(withdrawn_at__isnull=True) | models.Q(withdrawn_by__isnull=False),
+                name="evaluation_attachment_withdrawn_by",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.document} → {self.indicator_value}"

@@ -27,9 +27,10 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.text import slugify
 
+from documents.integrity import Kind
 from evaluation import values
 from evaluation.enums import FilledBy
-from evaluation.models import IndicatorValue, SelfEvaluation
+from evaluation.models import ClosureReceipt, IndicatorValue, SelfEvaluation
 
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
@@ -74,7 +75,7 @@ def receipt_context(self_evaluation: SelfEvaluation, *, closed_by, closed_at, tr
     contract = self_evaluation.contract
     answers = []
     for question in tree.questions:
-        if question.node.filled_by != FilledBy.ETABLISSEMENT:
+        if not question.node.is_filled_by_establishment:
             continue
         answer = question.value
         answers.append(
@@ -130,3 +131,12 @@ def receipt_filename(self_evaluation: SelfEvaluation) -> str:
     """« attestation-cloture-<contract code>-<evaluated year>.pdf »."""
     code = slugify(f"{self_evaluation.contract.code}-{self_evaluation.campaign.year}") or "contrat"
     return f"attestation-cloture-{code}.pdf"
+
+
+# The receipts are kept in the documents storage: `check_documents` checks them with the documents
+# (documents/hooks.py `stored_files`, registered in evaluation/apps.py).
+RECEIPT_FILES = Kind("attestation de clôture", "receipts", ClosureReceipt, "file", "file_sha256")
+
+
+def stored_receipts() -> Kind:
+    return RECEIPT_FILES

@@ -1,4 +1,10 @@
-"""Writes on self-evaluations. Views, admin actions and commands all go through these functions."""
+"""Writes on self-evaluations. Views, admin actions and commands all go through these functions.
+
+Each takes the `acting_user` and, when a request asked for it, the request's `context` (its IP address and
+id, never the request), and writes its audit rows in its own transaction. What this user may do is decided
+by `evaluation.perms.Abilities`, computed on the locked self-evaluation. A refused write is audited too, by
+`record_refused_write`, once the refused transaction is rolled back, so that the row stays.
+"""
 
 from django.conf import settings
 from django.db import transaction
@@ -7,9 +13,13 @@ from django.utils import timezone
 
 from audit.enums import EventType
 from audit.services import record_event
-from evaluation.enums import AnswerLevel
+from ecars.lib.http import RequestContext
+from evaluation.display import question_label
+from evaluation.enums import AnswerLevel, AssignmentScope
 from evaluation.enums import SelfEvaluationState as State
 from evaluation.models import Campaign, IndicatorValue, Node, SelfEvaluation, Transition
+from evaluation.perms import Abilities, abilities_for
+from evaluation.tree import build_tree
 
 
 # The lifecycle of DESIGN.md §4: from each state, the states it may go to.
@@ -34,7 +44,12 @@ class TransitionRefused(Exception):
 
 @transaction.atomic
 def transition(
-    self_evaluation: SelfEvaluation, *, to_state: str, acting_user, reason: str = "", ip_address=None
+    self_evaluation: SelfEvaluation,
+    *,
+    to_state: str,
+    acting_user,
+    reason: str = "",
+    context: RequestContext | None = None,
 ) -> SelfEvaluation:
     """Move a self-evaluation to `to_state` if its current state allows it.
 
@@ -42,7 +57,12 @@ def transition(
     source state is checked on the locked row, not on the caller's copy. Writes the transition
     log and an audit event in the same transaction.
     """
-    locked = SelfEvaluation.objects.select_for_update().select_related("contract__ej").get(pk=self_evaluation.pk)
+    # of=("self",): the contract and the EJ are read, not locked (other writers of theirs must not wait).
+    locked = (
+        SelfEvaluation.objects.select_for_update(of=("self",))
+        .select_related("contract__ej")
+        .get(pk=self_evaluation.pk)
+    )
     from_state = locked.state
     if to_state not in ALLOWED_TRANSITIONS[from_state]:
         raise TransitionRefused(
@@ -76,7 +96,7 @@ def transition(
         ej=locked.contract.ej,
         target=locked,
         data={"from": from_state, "to": to_state, "reason": reason},
-        ip_address=ip_address,
+        context=context,
     )
     return locked
 
@@ -107,39 +127,69 @@ def create_self_evaluation(*, contract, campaign: Campaign) -> SelfEvaluation:
     return self_evaluation
 
 
+@transaction.atomic
+def open_self_evaluation(*, contract, campaign: Campaign, acting_user=None, context=None) -> SelfEvaluation:
+    """Open a contract's self-evaluation for a campaign: create it if needed, then put it in auto-évaluation.
+
+    Idempotent: a self-evaluation already open (or further along) is returned as it is.
+    """
+    self_evaluation = SelfEvaluation.objects.filter(contract=contract, campaign=campaign).first()
+    if self_evaluation is None:
+        self_evaluation = create_self_evaluation(contract=contract, campaign=campaign)
+    if self_evaluation.state == State.PRE_CAMPAGNE:
+        self_evaluation = transition(
+            self_evaluation, to_state=State.AUTO_EVALUATION, acting_user=acting_user, context=context
+        )
+    return self_evaluation
+
+
 class ClosureRefused(Exception):
     """« Clore la saisie » is not possible now; the message says why."""
 
 
-@transaction.atomic
-def close_self_evaluation(self_evaluation: SelfEvaluation, *, acting_user, today=None, ip_address=None):
+def close_self_evaluation(
+    self_evaluation: SelfEvaluation, *, acting_user, today=None, context: RequestContext | None = None
+):
     """« Clore la saisie »: by a signataire, while the self-evaluation is open, once nothing is missing.
 
     The row is locked first, so that no save can slip in between the check and the closure. In the same
     transaction the closure is receipted: the « attestation de clôture » (PDF, with the SHA-256 of the
     answers) is stored on the self-evaluation, and e-mailed after the commit to the EJ's signataires and
-    the contract's ARS contact. If the receipt cannot be made or stored, nothing is closed.
+    the contract's ARS contact. If the receipt cannot be made or stored, nothing is closed. A refusal
+    (ClosureRefused) changes nothing and is audited.
     """
-    from evaluation.perms import abilities, role_in_ej
-    from evaluation.tree import build_tree
+    try:
+        return _close(self_evaluation, acting_user=acting_user, today=today, context=context)
+    except ClosureRefused as refusal:
+        record_refused_write(
+            self_evaluation,
+            acting_user=acting_user,
+            target=self_evaluation,
+            data={"action": "close", "state": self_evaluation.state, "reason": str(refusal)},
+            context=context,
+        )
+        raise
 
+
+@transaction.atomic
+def _close(self_evaluation: SelfEvaluation, *, acting_user, today, context) -> SelfEvaluation:
     locked = (
         SelfEvaluation.objects.select_for_update(of=("self",))
         .select_related("campaign", "contract__ej")
         .get(pk=self_evaluation.pk)
     )
-    can = abilities(locked, role=role_in_ej(acting_user, locked.contract.ej), today=today or timezone.localdate())
+    can = abilities_for(locked, acting_user, today=today)
     if not can.close:
         raise ClosureRefused(
             "Vous ne pouvez pas clore cette auto-évaluation : elle n'est pas ouverte à la saisie "
             "ou vous n'en êtes pas signataire."
         )
     # Every write of the establishment waits for this lock: the answers read here are those closed.
-    tree = build_tree(locked, can_write=True)
+    tree = build_tree(locked, can=can)
     missing = tree.missing
     if missing:
         raise ClosureRefused(f"Il reste {len(missing)} question{'s' if len(missing) > 1 else ''} à saisir.")
-    closed = transition(locked, to_state=State.CLOTUREE, acting_user=acting_user, ip_address=ip_address)
+    closed = transition(locked, to_state=State.CLOTUREE, acting_user=acting_user, context=context)
     _issue_closure_receipt(closed, tree=tree, acting_user=acting_user)
     return closed
 
@@ -214,7 +264,8 @@ def _issue_closure_receipt(closed: SelfEvaluation, *, tree, acting_user):
 
 
 class WriteRefused(Exception):
-    """The self-evaluation is not open to this user's writing now (closed, calendar, role)."""
+    """The self-evaluation is not open to this user's writing now (closed, calendar, role), or the question is
+    not theirs to answer."""
 
 
 class VersionConflict(Exception):
@@ -228,6 +279,43 @@ class VersionConflict(Exception):
 # The fields of an answer that users write, in the order of the form.
 ANSWER_FIELDS = ("value", "not_applicable", "not_applicable_reason", "comment")
 
+NOT_OPEN_TO_YOU = (
+    "Cette auto-évaluation n'est pas ouverte à votre saisie : elle est close, hors calendrier, "
+    "ou votre rôle ne permet que la consultation."
+)
+
+
+@transaction.atomic
+def record_refused_write(
+    self_evaluation: SelfEvaluation, *, acting_user, target, data: dict, context: RequestContext | None = None
+) -> None:
+    """Audit a write refused to `acting_user` on `self_evaluation`: `data` says what was refused and why.
+
+    Every refusal of a write of the establishment is audited here (answers, the workbook, the closure). Call
+    it once the refused write's transaction is rolled back, so that the row is kept.
+    """
+    record_event(
+        EventType.WRITE_REFUSED,
+        actor=acting_user,
+        ej=self_evaluation.contract.ej,
+        target=target,
+        data=data,
+        context=context,
+    )
+
+
+def _lock_for_writing(self_evaluation_id: int, *, acting_user) -> tuple[SelfEvaluation, Abilities]:
+    """The self-evaluation row, locked, and this user's abilities on it; WriteRefused unless they may write."""
+    locked = (
+        SelfEvaluation.objects.select_for_update(of=("self",))
+        .select_related("campaign", "contract__ej")
+        .get(pk=self_evaluation_id)
+    )
+    can = abilities_for(locked, acting_user)
+    if not can.write:
+        raise WriteRefused(NOT_OPEN_TO_YOU)
+    return locked, can
+
 
 def lock_for_writing(self_evaluation_id: int, *, acting_user) -> SelfEvaluation:
     """Lock the self-evaluation row and check that this user may write now.
@@ -235,35 +323,41 @@ def lock_for_writing(self_evaluation_id: int, *, acting_user) -> SelfEvaluation:
     Every write of the establishment takes this lock, and so does the closure: a save either
     lands before the closure (and is in its receipt) or sees the closed state and is refused.
     """
-    from evaluation.perms import abilities, role_in_ej
-
-    locked = (
-        SelfEvaluation.objects.select_for_update(of=("self",))
-        .select_related("campaign", "contract__ej")
-        .get(pk=self_evaluation_id)
-    )
-    if not abilities(locked, role=role_in_ej(acting_user, locked.contract.ej)).write:
-        raise WriteRefused(
-            "Cette auto-évaluation n'est pas ouverte à votre saisie : elle est close, hors calendrier, "
-            "ou votre rôle ne permet que la consultation."
-        )
-    return locked
+    return _lock_for_writing(self_evaluation_id, acting_user=acting_user)[0]
 
 
-@transaction.atomic
-def save_answer(value: IndicatorValue, *, acting_user, expected_version: int, answer: dict, ip_address=None):
+def save_answer(
+    value: IndicatorValue, *, acting_user, expected_version: int, answer: dict, context: RequestContext | None = None
+):
     """Save an answer (keys of ANSWER_FIELDS, already validated) if nobody saved it in between.
 
     Optimistic locking: the save applies to the version the user saw, or raises VersionConflict and
     changes nothing. A save that changes nothing writes nothing. Each change is appended to the
-    history and audited.
+    history and audited; a refusal (WriteRefused: `Abilities.edit`) changes nothing and is audited.
     """
+    try:
+        return _save_answer(
+            value, acting_user=acting_user, expected_version=expected_version, answer=answer, context=context
+        )
+    except WriteRefused as refusal:
+        record_refused_write(
+            value.self_evaluation,
+            acting_user=acting_user,
+            target=value,
+            data={"code": value.indicator.code, "reason": str(refusal)},
+            context=context,
+        )
+        raise
+
+
+@transaction.atomic
+def _save_answer(value: IndicatorValue, *, acting_user, expected_version: int, answer: dict, context):
     from evaluation.models import IndicatorValueHistory
 
-    locked = lock_for_writing(value.self_evaluation_id, acting_user=acting_user)
+    locked, can = _lock_for_writing(value.self_evaluation_id, acting_user=acting_user)
     current = IndicatorValue.objects.select_for_update(of=("self",)).select_related("indicator").get(pk=value.pk)
     current.self_evaluation = locked  # already loaded: the audit's description needs no query
-    if current.indicator.filled_by != "etablissement":
+    if not can.edit(current):
         raise WriteRefused("Cette question n'est pas renseignée par l'établissement.")
     if current.version != expected_version:
         raise VersionConflict(current)
@@ -288,26 +382,45 @@ def save_answer(value: IndicatorValue, *, acting_user, expected_version: int, an
         ej=locked.contract.ej,
         target=current,
         data={"code": current.indicator.code, "version": current.version, "fields": sorted(changes)},
-        ip_address=ip_address,
+        context=context,
     )
     return current
 
 
+def _in_scope(self_evaluation: SelfEvaluation, values: list, scope: str) -> list:
+    """The questions an assignment of `values` covers: themselves, or with `scope` « objectif » every question
+    of their objectives (a question without an objective stands for itself)."""
+    parent_ids = {value.indicator.parent_id for value in values if value.indicator.parent_id}
+    if scope != AssignmentScope.OBJECTIF or not parent_ids:
+        return values
+    siblings = IndicatorValue.objects.filter(self_evaluation=self_evaluation, indicator__parent_id__in=parent_ids)
+    return [value for value in values if not value.indicator.parent_id] + list(
+        siblings.select_related("indicator", "etablissement")
+    )
+
+
 @transaction.atomic
-def assign_questions(values: list, *, assignee, acting_user, ip_address=None) -> int:
-    """« Confier » questions to a colleague of the EJ (or to nobody), by a signataire, while writing is open.
+def assign_questions(
+    values: list,
+    *,
+    assignee,
+    acting_user,
+    scope: str = AssignmentScope.QUESTION,
+    context: RequestContext | None = None,
+) -> int:
+    """« Confier » questions to a colleague of the EJ (or to nobody), by a signataire, while writing is open:
+    `values`, or with `scope` « objectif » every question of their objectives.
 
     The colleague is told by e-mail which questions are now theirs.
     """
-    from contracts.enums import MembershipRole
     from ecars.emails import send_templated_email
-    from evaluation.perms import role_in_ej
 
     if not values:
         return 0
-    locked = lock_for_writing(values[0].self_evaluation_id, acting_user=acting_user)
-    if role_in_ej(acting_user, locked.contract.ej) != MembershipRole.SIGNATAIRE:
+    locked, can = _lock_for_writing(values[0].self_evaluation_id, acting_user=acting_user)
+    if not can.assign:
         raise WriteRefused("Seul un signataire peut confier des questions.")
+    values = _in_scope(locked, values, scope)
     updated = IndicatorValue.objects.filter(pk__in=[value.pk for value in values]).update(assigned_to=assignee)
     record_event(
         EventType.QUESTIONS_ASSIGNED,
@@ -315,7 +428,7 @@ def assign_questions(values: list, *, assignee, acting_user, ip_address=None) ->
         ej=locked.contract.ej,
         target=locked,
         data={"codes": [value.indicator.code for value in values], "to": assignee.email if assignee else None},
-        ip_address=ip_address,
+        context=context,
     )
     if assignee is not None and assignee != acting_user:
         send_templated_email(
@@ -326,7 +439,7 @@ def assign_questions(values: list, *, assignee, acting_user, ip_address=None) ->
                 "acting_user": acting_user,
                 "contract": locked.contract,
                 "campaign": locked.campaign,
-                "questions": [f"{value.indicator.code} - {value.indicator.label}" for value in values],
+                "questions": [question_label(value.indicator, value.etablissement) for value in values],
                 "url": settings.SITE_URL
                 + reverse("evaluation:indicators", args=[locked.public_id])
                 + "?mes-questions=1",

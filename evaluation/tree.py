@@ -3,19 +3,18 @@
 Built from two queries (the referential's nodes, the self-evaluation's values), whatever the
 size of the tree, and computed in Python.
 
-- dots: « grise » this user cannot edit the question now; « rouge » to fill, not filled;
-  « verte » to fill, filled (MANUAL.md §3);
+- dots: « grise » this user cannot edit the question now (`evaluation.perms.Abilities.edit`); « rouge » to
+  fill, not filled; « verte » to fill, filled (MANUAL.md §3);
 - « Pourcentage de remplissage »: filled required establishment questions ÷ all of them, rounded
   down, so that 100 % means nothing is missing (DESIGN.md §4).
 """
 
 from dataclasses import dataclass, field
 
-from django.urls import reverse
-
 from evaluation import values
-from evaluation.enums import FilledBy
+from evaluation.display import question_label, question_url, questions_prefix
 from evaluation.models import IndicatorValue, Node, SelfEvaluation
+from evaluation.perms import Abilities
 
 
 GREY, RED, GREEN = "grise", "rouge", "verte"
@@ -30,12 +29,7 @@ class Question:
 
     @property
     def label(self) -> str:
-        suffix = (
-            f" — {self.value.etablissement.finess} - {self.value.etablissement.name}"
-            if self.value.etablissement
-            else ""
-        )
-        return f"{self.node.code} - {self.node.label}{suffix}"
+        return question_label(self.node, self.value.etablissement)
 
     @property
     def anchor(self) -> str:
@@ -47,9 +41,7 @@ class Question:
     @property
     def url(self) -> str:
         """The question's page (the form under the tree)."""
-        prefix = self.url_prefix or question_url_prefix(self.value.self_evaluation)
-        suffix = f"?et={self.value.etablissement.finess}" if self.value.etablissement else ""
-        return f"{prefix}{self.node.code}/{suffix}#question"
+        return question_url(self.value, indicator=self.node, prefix=self.url_prefix)
 
     @property
     def target_met(self) -> bool | None:
@@ -127,18 +119,16 @@ class Tree:
         return missing[0]
 
 
-def question_url_prefix(self_evaluation) -> str:
-    return reverse("evaluation:indicators", args=[self_evaluation.public_id])
-
-
 def percent(filled: int, total: int) -> int:
     """Rounded down: 19 of 20 is 95 %, and 100 % only when nothing is missing."""
     return 100 if total == 0 else filled * 100 // total
 
 
-def build_tree(self_evaluation: SelfEvaluation, *, can_write: bool, assigned_to=None) -> Tree:
-    """The whole tree; with `assigned_to`, only the questions confided to that user (« Mes questions »),
-    the percentages staying those of the whole self-evaluation."""
+def build_tree(self_evaluation: SelfEvaluation, *, can: Abilities | None = None, assigned_to=None) -> Tree:
+    """The whole tree, its dots those of a user of abilities `can` (None: a reader, every dot grey); with
+    `assigned_to`, only the questions confided to that user (« Mes questions »), the percentages staying
+    those of the whole self-evaluation."""
+    can = can or Abilities()
     nodes = list(
         Node.objects.filter(referential_id=self_evaluation.campaign.referential_id)
         .for_region(self_evaluation.contract.ej.region_id)
@@ -153,7 +143,7 @@ def build_tree(self_evaluation: SelfEvaluation, *, can_write: bool, assigned_to=
         value.self_evaluation = self_evaluation  # no query to reach it again
         values_by_node.setdefault(value.indicator_id, []).append(value)
 
-    url_prefix = question_url_prefix(self_evaluation)
+    url_prefix = questions_prefix(self_evaluation)
     # Objectives and sub-objectives are branches; a question sits in its parent's branch. Branches
     # are made first, so that the order of positions never has to follow the depth.
     branches = {node.pk: Branch(node=node) for node in nodes if not node.is_indicator or node.parent_id is None}
@@ -164,9 +154,8 @@ def build_tree(self_evaluation: SelfEvaluation, *, can_write: bool, assigned_to=
             (parent.children if parent else roots).append(branches[node.pk])
         branch = branches.get(node.pk) or parent
         for value in values_by_node.get(node.pk, []):
-            counts = node.filled_by == FilledBy.ETABLISSEMENT and node.required
-            editable = can_write and node.filled_by == FilledBy.ETABLISSEMENT
-            dot = GREY if not editable else (GREEN if value.is_filled else RED)
+            counts = node.is_filled_by_establishment and node.required
+            dot = GREY if not can.edit(node) else (GREEN if value.is_filled else RED)
             branch.questions.append(Question(value=value, node=node, counts=counts, dot=dot, url_prefix=url_prefix))
 
     ordered: list[Question] = []

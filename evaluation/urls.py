@@ -1,9 +1,12 @@
 from django.urls import path
 
-from evaluation.views import closure, extensions, questions, workbook
+from evaluation.views import attachments, closure, extensions, questions, workbook
 
 
 app_name = "evaluation"
+
+# The question's documents (« Documents de l'indicateur »).
+QUESTION_DOCUMENTS = "evaluations/<uuid:self_evaluation>/indicateurs/<str:code>/documents"
 
 urlpatterns = [
     path("evaluations/<uuid:self_evaluation>/indicateurs/", questions.indicators, name="indicators"),
@@ -14,4 +17,8 @@ urlpatterns = [
     path("evaluations/<uuid:self_evaluation>/classeur.xlsx", workbook.download, name="workbook_download"),
     path("evaluations/<uuid:self_evaluation>/classeur/", workbook.upload, name="workbook_upload"),
     path("aide/cibles/", questions.help_targets, name="help_targets"),
+    path(f"{QUESTION_DOCUMENTS}/", attachments.question_upload, name="question_upload"),
+    path(f"{QUESTION_DOCUMENTS}/joindre/", attachments.question_attach, name="question_attach"),
+    path(f"{QUESTION_DOCUMENTS}/<uuid:document>/retirer/", attachments.question_withdraw, name="question_withdraw"),
+    path(f"{QUESTION_DOCUMENTS}/archive.zip", attachments.question_zip, name="question_zip"),
 ]

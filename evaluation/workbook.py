@@ -14,7 +14,8 @@ directory looks like a workbook (required parts, at most 200 entries, 50 Mo unco
 encryption, no macros, no links or odd names); only then openpyxl reads it, in read-only mode, never
 evaluating anything (a formula cell is an error). Each changed row goes through the question form
 (`evaluation.forms.AnswerForm`), so the rules are exactly those of the page. The result is a list of
-changes and a list of errors; the view applies the changes only when there is no error.
+changes and a list of errors; only a workbook without errors is applied, all or nothing, by
+`import_answers`, each answer through `evaluation.services.save_answer`.
 """
 
 import datetime
@@ -27,6 +28,7 @@ import zipfile
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 from openpyxl import Workbook, load_workbook
@@ -35,10 +37,13 @@ from openpyxl.styles import Alignment, Font, PatternFill, Protection
 from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from evaluation import values
-from evaluation.enums import FilledBy, ValueType
+from ecars.lib.http import RequestContext
+from evaluation import services, values
+from evaluation.display import FIELD_LABELS, FieldChange, field_change, question_label
+from evaluation.enums import ValueType
 from evaluation.forms import AnswerForm
-from evaluation.models import SelfEvaluation
+from evaluation.models import IndicatorValue, SelfEvaluation
+from evaluation.perms import Abilities
 from evaluation.tree import build_tree
 
 
@@ -104,10 +109,10 @@ _HEADER_FONT = Font(bold=True, color="FFFFFF")
 # --- Export ---------------------------------------------------------------------------------------
 
 
-def establishment_questions(self_evaluation: SelfEvaluation, *, can_write: bool = False):
+def establishment_questions(self_evaluation: SelfEvaluation):
     """The questions of the tree the establishment fills, in tree order (ET-level: one per ET)."""
-    tree = build_tree(self_evaluation, can_write=can_write)
-    return [q for q in tree.questions if q.node.is_indicator and q.node.filled_by == FilledBy.ETABLISSEMENT]
+    tree = build_tree(self_evaluation)
+    return [q for q in tree.questions if q.node.is_indicator and q.node.is_filled_by_establishment]
 
 
 def filename(self_evaluation: SelfEvaluation) -> str:
@@ -151,9 +156,10 @@ def exported_cells(question) -> dict[str, str]:
     }
 
 
-def export_workbook(self_evaluation: SelfEvaluation, *, editable: bool) -> bytes:
-    """The workbook of a self-evaluation; with `editable` False (reader, closed), every cell is locked."""
-    questions = establishment_questions(self_evaluation, can_write=editable)
+def export_workbook(self_evaluation: SelfEvaluation, *, can: Abilities) -> bytes:
+    """The workbook of a self-evaluation for a user of abilities `can`: the answers they may not edit now
+    (`Abilities.edit`: reader, closed…) have every cell locked."""
+    questions = establishment_questions(self_evaluation)
     workbook = Workbook()
     workbook.properties.creator = "e-CARS"
     workbook.properties.title = safe_text(f"Auto-évaluation — {self_evaluation.contract.name}")
@@ -194,6 +200,7 @@ def export_workbook(self_evaluation: SelfEvaluation, *, editable: bool) -> bytes
 
     for row, question in enumerate(questions, start=2):
         node, value = question.node, question.value
+        editable = can.edit(question)
         cells = {
             "code": node.code,
             "finess": value.etablissement.finess if value.etablissement else "",
@@ -356,13 +363,6 @@ class RowError:
     message: str
 
 
-@dataclass(frozen=True)
-class FieldChange:
-    label: str
-    old: str
-    new: str
-
-
 @dataclass
 class RowChange:
     row: int
@@ -384,14 +384,6 @@ class ImportResult:
     @property
     def can_apply(self) -> bool:
         return not self.errors and bool(self.changes)
-
-
-FIELD_LABELS = {
-    "value": "Réalisé",
-    "not_applicable": "Non concerné",
-    "not_applicable_reason": "Justification",
-    "comment": "Commentaire",
-}
 
 
 def sha256(data: bytes) -> str:
@@ -540,14 +532,6 @@ def _not_applicable(text: str) -> bool | None:
     return None
 
 
-def _show(field_name: str, raw, value_type: str) -> str:
-    if field_name == "value":
-        return values.display(value_type, raw) or "—"
-    if field_name == "not_applicable":
-        return "Oui" if raw else "Non"
-    return raw or "—"
-
-
 def _who_changed(current) -> str:
     who = str(current.updated_by) if current.updated_by_id else "un autre utilisateur"
     when = timezone.localtime(current.updated_at).strftime("%d/%m/%Y à %H:%M")
@@ -560,11 +544,6 @@ def conflict_message(question_label: str, current) -> str:
         "téléchargement du classeur. Aucune réponse du classeur n'a été enregistrée : téléchargez un "
         "nouveau classeur, reportez-y vos réponses et déposez-le."
     )
-
-
-def question_label(question) -> str:
-    suffix = f" — {question.value.etablissement.finess}" if question.value.etablissement else ""
-    return f"{question.node.code} - {question.node.label}{suffix}"
 
 
 def _identify(number: int, cells: dict, questions: dict, seen: dict) -> tuple[tuple[str, str], list[RowError]]:
@@ -644,17 +623,13 @@ def _row_change(number: int, cells: dict, question, original: dict | None) -> "R
         if _same_text(answer[name], getattr(current, name)):
             answer[name] = getattr(current, name)  # the same text: keep it as stored
     fields = [
-        FieldChange(
-            FIELD_LABELS[name],
-            _show(name, getattr(current, name), node.value_type),
-            _show(name, answer[name], node.value_type),
-        )
+        field_change(name, getattr(current, name), answer[name], node.value_type)
         for name in FIELD_LABELS
         if getattr(current, name) != answer[name]
     ]
     if not fields:
         return []  # the answer is already stored
-    label = question_label(question)
+    label = question_label(node, current.etablissement)
     if current.version != version:
         return [RowError(number, TITLES["version"], conflict_message(label, current))]
     return RowChange(row=number, value_id=current.pk, version=version, answer=answer, question=label, fields=fields)
@@ -711,3 +686,55 @@ def parse_workbook(data: bytes, self_evaluation: SelfEvaluation) -> ImportResult
         else:
             errors.extend(outcome)
     return ImportResult(changes=changes, errors=sorted(errors, key=lambda e: e.row))
+
+
+class ImportConflict(Exception):
+    """A question of the workbook changed, or left the self-evaluation, since the preview: nothing of the
+    workbook is applied. The message says which, in French."""
+
+
+def import_answers(
+    self_evaluation: SelfEvaluation, changes: list[dict], *, acting_user, context: RequestContext | None = None
+) -> int:
+    """Apply the changes of a previewed workbook (`RowChange.to_session()`), all or nothing, each through
+    `services.save_answer` (its history and its audit). Returns the number of questions changed.
+
+    Raises ImportConflict, or services.WriteRefused (the self-evaluation is not open to this user's writing
+    now, audited), with nothing applied. `self_evaluation` is expected with its contract and EJ loaded.
+    """
+    by_pk = {
+        value.pk: value
+        for value in IndicatorValue.objects.filter(
+            self_evaluation=self_evaluation, pk__in=[change["value"] for change in changes]
+        ).select_related("indicator", "etablissement")
+    }
+    try:
+        with transaction.atomic():
+            for change in changes:
+                value = by_pk.get(change["value"])
+                if value is None:
+                    raise ImportConflict("Une question du classeur n'existe plus dans cette auto-évaluation.")
+                value.self_evaluation = self_evaluation  # loaded already: no query to reach the EJ again
+                try:
+                    services.save_answer(
+                        value,
+                        acting_user=acting_user,
+                        expected_version=change["version"],
+                        answer=change["answer"],
+                        context=context,
+                    )
+                except services.VersionConflict as conflict:
+                    current = IndicatorValue.objects.select_related("updated_by").get(pk=conflict.current.pk)
+                    label = question_label(value.indicator, value.etablissement)
+                    raise ImportConflict(conflict_message(label, current)) from conflict
+    except services.WriteRefused as refusal:
+        # Audited once the import is rolled back: the whole workbook was refused.
+        services.record_refused_write(
+            self_evaluation,
+            acting_user=acting_user,
+            target=self_evaluation,
+            data={"via": "classeur", "reason": str(refusal)},
+            context=context,
+        )
+        raise
+    return len(changes)

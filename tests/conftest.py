@@ -9,6 +9,7 @@ import shutil
 import socket
 import time
 
+import psycopg
 import pytest
 from aiosmtpd.controller import Controller
 from allauth.account.authentication import AUTHENTICATION_METHODS_SESSION_KEY
@@ -18,6 +19,7 @@ from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connections
+from django.db.models.sql.compiler import SQLCompiler
 from django.test import Client as DjangoClient
 from django.test import TestCase
 
@@ -71,10 +73,54 @@ def client():
     return Client()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _locks_name_their_tables():
+    """`select_for_update()` with `select_related()` locks every joined row (the contract, the EJ, the
+    region…) unless it says `of=`: on deadline day that would serialise unrelated writers (issue 10)."""
+    original = SQLCompiler.as_sql
+
+    def as_sql(self, *args, **kwargs):
+        query = self.query
+        if query.select_for_update and query.select_related and not query.select_for_update_of:
+            raise AssertionError("select_for_update() with select_related() must name what it locks: of=('self',)")
+        return original(self, *args, **kwargs)
+
+    SQLCompiler.as_sql = as_sql
+    yield
+    SQLCompiler.as_sql = original
+
+
 @pytest.fixture(autouse=True)
 def _empty_cache():
     """Rate-limit counters and other cached state never leak from one test to the next."""
     cache.clear()
+
+
+def pytest_configure(config):
+    """The suite needs PostgreSQL (row locks, append-only triggers, a worker sharing the database): never a
+    silent skip of those tests on another database, a clear stop instead."""
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] != "django.db.backends.postgresql":
+        pytest.exit(
+            f"Les tests tournent sur PostgreSQL, pas sur {database['ENGINE']} : indiquez DATABASE_URL=postgres://… "
+            "(par défaut postgres://postgres@127.0.0.1:5432/ecars) ou lancez `make test`.",
+            returncode=2,
+        )
+    try:
+        psycopg.connect(
+            host=database["HOST"],
+            port=database["PORT"] or 5432,
+            user=database["USER"],
+            password=database["PASSWORD"],
+            dbname="postgres",
+            connect_timeout=3,
+        ).close()
+    except psycopg.OperationalError as error:
+        pytest.exit(
+            f"PostgreSQL n'est pas joignable ({database['HOST']}:{database['PORT'] or 5432}) : {error}. Démarrez-le "
+            "(pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start) ou indiquez DATABASE_URL.",
+            returncode=2,
+        )
 
 
 def pytest_collection_modifyitems(items):

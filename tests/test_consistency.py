@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from django.apps import apps
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 
 
 OUR_APPS = ["accounts", "contracts", "evaluation", "documents", "audit"]
@@ -34,7 +34,7 @@ TRAIL_MODELS = [
     "evaluation.IndicatorValueHistory",
     "evaluation.IndicatorValue",
     "documents.Document",
-    "documents.Attachment",
+    "evaluation.Attachment",
 ]
 
 
@@ -80,3 +80,11 @@ def test_no_csrf_exemption_and_no_unescaped_output():
             if needle in text:
                 offenders.append(f"{path}: {needle}")
     assert offenders == []
+
+
+def test_a_lock_that_does_not_name_its_table_fails_the_suite():
+    """The harness refuses select_for_update() + select_related() without of= (tests/conftest.py)."""
+    from evaluation.models import SelfEvaluation
+
+    with pytest.raises(AssertionError, match="must name what it locks"), transaction.atomic():
+        list(SelfEvaluation.objects.select_for_update().select_related("contract"))

@@ -10,11 +10,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import services
+from accounts import hooks, services
 from accounts.email_change import EmailChangeProcess
 from accounts.forms import CodeForm, EmailChangeForm, ProfileForm
 from accounts.middleware import renew_idle_delay, session_seconds_left
-from contracts.models import Membership
+from ecars.lib.http import request_context
 from ecars.lib.urls import get_safe_url
 
 
@@ -27,11 +27,11 @@ def account(request):
         form.save()
         messages.success(request, "Vos informations ont été enregistrées.")
         return redirect("accounts:account")
-    memberships = Membership.objects.filter(user=user).select_related("ej").order_by("ej__name")
     sessions = UserSession.objects.purge_and_list(user)
     context = {
         "form": form,
-        "memberships": memberships,
+        # « Mes entités juridiques », from contracts (accounts/hooks.py).
+        "blocks": hooks.account_page.collect(request),
         "sessions": sorted(sessions, key=lambda s: s.created_at, reverse=True),
         "current_session_key": request.session.session_key,
         "totp_enabled": is_mfa_enabled(user, types=["totp"]),
@@ -50,7 +50,7 @@ def end_session(request):
         UserSession.objects.filter(user=request.user).exclude(session_key=request.session.session_key),
         pk=session_pk,
     )
-    services.end_session(request, request.user, user_session)
+    services.end_session(request.user, user_session, context=request_context(request))
     messages.success(request, "La session a été terminée.")
     return redirect(reverse("accounts:account") + "#sessions")
 
@@ -79,7 +79,7 @@ def confirm_email_change(request):
     if request.method == "POST" and form.is_valid():
         if compare_user_code(actual=form.cleaned_data["code"], expected=process.code):
             process.abort()
-            services.change_email(request, request.user, process.state["email"])
+            services.change_email(request.user, process.state["email"], context=request_context(request))
             messages.success(request, "Votre adresse de messagerie a été modifiée.")
             return redirect("accounts:account")
         if not process.record_invalid_attempt():

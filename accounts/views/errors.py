@@ -4,7 +4,7 @@ from django.shortcuts import render
 
 from audit.enums import EventType
 from audit.security import record_bounded_event, security_logger
-from ecars.lib.http import client_ip
+from ecars.lib.http import client_ip, request_context
 
 
 def too_many_requests(request, exception=None):
@@ -23,7 +23,7 @@ def too_many_requests(request, exception=None):
         EventType.LOGIN_THROTTLED,
         key=(ip, action),
         actor=actor,
-        ip_address=ip,
+        context=request_context(request),
         data={"path": request.path, "action": action},
     )
     return render(request, "429.html", status=429)

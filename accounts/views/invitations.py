@@ -1,6 +1,8 @@
 """Accepting an invitation: the new user chooses their password from the link they received."""
 
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
@@ -8,6 +10,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from accounts import invitations
 from accounts.forms import NewPasswordForm
+from ecars.lib.http import request_context
 
 
 INVITATION_SESSION_KEY = "ecars_invitation_token"
@@ -43,9 +46,12 @@ def accept_invitation(request):
     form = NewPasswordForm(data=request.POST or None, user=invitation.user)
     if request.method == "POST" and form.is_valid():
         try:
-            invitations.accept_invitation(invitation, form.cleaned_data["password1"], request=request)
+            user = invitations.accept_invitation(
+                invitation, form.cleaned_data["password1"], context=request_context(request)
+            )
         except invitations.InvitationNotUsable:
             return _invalid(request)
+        login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
         request.session.pop(INVITATION_SESSION_KEY, None)
         messages.success(request, "Votre mot de passe est enregistré : bienvenue sur e-CARS.")
         return redirect("contracts:home")

@@ -7,6 +7,7 @@ from allauth.account.internal.flows.password_reset_by_code import PasswordResetV
 from allauth.account.views import ConfirmPasswordResetCodeView
 from allauth.core import ratelimit
 from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -17,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from accounts import services
 from accounts.forms import NewPasswordForm
 from accounts.reset_code import ResetCodeProcess
+from ecars.lib.http import request_context
 
 
 @require_http_methods(["GET", "POST"])
@@ -27,7 +29,13 @@ def renew_password(request):
         return redirect("contracts:home")
     form = NewPasswordForm(data=request.POST or None, user=user)
     if request.method == "POST" and form.is_valid():
-        services.renew_temporary_password(request, user, form.cleaned_data["password1"])
+        services.renew_temporary_password(
+            user,
+            form.cleaned_data["password1"],
+            context=request_context(request),
+            keep_session_key=request.session.session_key,
+        )
+        update_session_auth_hash(request, user)  # this session stays signed in with the new password
         messages.success(request, "Votre mot de passe a été renouvelé.")
         return redirect("contracts:home")
     return render(request, "accounts/renew_password.html", {"form": form})

@@ -1,19 +1,18 @@
-"""The contract page (the manual's « formulaire de votre contrat ») and its two lists."""
+"""The contract page (the manual's « formulaire de votre contrat ») and its two lists.
 
-import uuid
+The contract page shows the contract's own fields and links; what the apps built on `contracts` add
+(the self-evaluation's state, buttons and calendar, the documents) comes through the `contract_page`
+hook (contracts/hooks.py), in the slot each block names.
+"""
 
-from django.db.models import Q
 from django.shortcuts import get_object_or_404, render
-from django.utils import timezone
 from django.views.decorators.http import require_safe
 
+from contracts.hooks import Block, contract_page
 from contracts.models import Contract
-from documents.antivirus import may_download, scanning_enabled
-from documents.models import Document
-from documents.services import may_add_contract_documents
-from documents.validation import ACCEPT_ATTRIBUTE, ACCEPTED_FORMATS
-from evaluation.models import SelfEvaluation
-from evaluation.perms import DEADLINE_WARNING_DAYS, abilities, role_in_ej
+
+
+CONTRACT_PAGE_SLOTS = ("header", "actions", "body")
 
 
 def get_contract_for_user(request, contract) -> Contract:
@@ -27,40 +26,21 @@ def get_contract_for_user(request, contract) -> Contract:
 @require_safe
 def contract_detail(request, contract):
     contract = get_contract_for_user(request, contract)
-    self_evaluation = (
-        SelfEvaluation.objects.filter(contract=contract).select_related("campaign").latest_first().first()
-    )
-    today = timezone.localdate()
-    can = abilities(self_evaluation, role=role_in_ej(request.user, contract.ej), today=today)
-    days_left = self_evaluation.days_left(today) if self_evaluation and self_evaluation.is_open_on(today) else None
     context = {
         "contract": contract,
-        "self_evaluation": self_evaluation,
-        "can": can,
-        "days_left": days_left,
-        "deadline_warning": days_left is not None and days_left <= DEADLINE_WARNING_DAYS,
-        **_documents_context(request, contract),
+        "blocks": blocks_by_slot(contract_page.collect(request, contract)),
         "support_region": contract.ej.region,
     }
     return render(request, "contracts/contract_detail.html", context)
 
 
-def _documents_context(request, contract) -> dict:
-    """« Documents du contrat »: the list, the ARS's upload form, the archive link."""
-    documents = Document.objects.filter(contract=contract).select_related("uploaded_by").order_by("-uploaded_at")
-    user = request.user
-    return {
-        "documents": [(document, may_download(document, user)) for document in documents],
-        "has_any_document": Document.objects.filter(
-            Q(contract=contract) | Q(attachments__indicator_value__self_evaluation__contract=contract)
-        ).exists(),
-        "may_add_documents": may_add_contract_documents(user, contract),
-        "show_macros": user.is_agency_staff or user.is_superuser,
-        "scanning": scanning_enabled(),
-        "upload_token": uuid.uuid4(),
-        "accept": ACCEPT_ATTRIBUTE,
-        "accepted_formats": ACCEPTED_FORMATS,
-    }
+def blocks_by_slot(contributions) -> dict[str, list[Block]]:
+    """The blocks of each slot, in the order of the apps' registration; an app may give one block or several."""
+    slots = {slot: [] for slot in CONTRACT_PAGE_SLOTS}
+    for contribution in contributions:
+        for block in [contribution] if isinstance(contribution, Block) else contribution:
+            slots[block.slot].append(block)
+    return slots
 
 
 @require_safe

@@ -4,9 +4,9 @@ from django.db.models import Prefetch, Q
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
+from contracts.hooks import contract_states
 from contracts.models import Contract, EntiteJuridique, Etablissement, Membership
 from ecars.lib.listing import PAGE_SIZES, build_listing
-from evaluation.enums import STATE_DISPLAY
 
 
 EJ_SORTS = {
@@ -49,13 +49,12 @@ def ej_detail(request, ej):
         public_id=ej,
     )
     contracts = list(
-        Contract.objects.filter(ej=ej)
-        .select_related("contract_type")
-        .with_current_state()
-        .order_by("contract_type__code", "name")
+        Contract.objects.filter(ej=ej).select_related("contract_type").order_by("contract_type__code", "name")
     )
+    # « Etat en cours » comes from the app that follows the campaigns (contracts/hooks.py).
+    states = contract_states.first(contracts, default={})
     for contract in contracts:
-        contract.current_state_display = STATE_DISPLAY.get(contract.current_state, "")
+        contract.current_state_display = states.get(contract.pk, "")
     context = {
         "ej": ej,
         "contracts": contracts,

@@ -13,12 +13,13 @@ from audit.enums import EventType
 from audit.models import AuditEvent
 from contracts import services
 from contracts.forms import BED_FIELDS, SOFTWARE_FIELDS, IdentificationForm
+from contracts.hooks import precampaign
 from contracts.models import IdentificationData
-from contracts.perms import identification_abilities
+from contracts.perms import identification_abilities, role_in_ej
 from contracts.services import IDENTIFICATION_FIELDS
 from contracts.views.contract import get_contract_for_user
-from evaluation.models import SelfEvaluation
-from evaluation.perms import role_in_ej
+from ecars.lib.display import show
+from ecars.lib.http import request_context
 
 
 @dataclass(frozen=True)
@@ -47,17 +48,6 @@ def _label(field_name: str) -> str:
         return field_name
 
 
-def _display(value) -> str:
-    """A stored value as the page shows it: « — » when not filled in, Oui/Non for the yes/no question."""
-    if value is None or value == "":
-        return "—"
-    if value is True:
-        return "Oui"
-    if value is False:
-        return "Non"
-    return str(value)
-
-
 # Changes are listed in the order of the form (the database keeps JSON keys in its own order).
 _FORM_POSITION = {field: position for position, field in enumerate(IDENTIFICATION_FIELDS)}
 
@@ -68,7 +58,7 @@ def _form_order(item) -> tuple[int, str]:
 
 
 def _rows(identification: IdentificationData, fields) -> list[Row]:
-    return [Row(_label(field), _display(getattr(identification, field))) for field in fields]
+    return [Row(_label(field), show(getattr(identification, field))) for field in fields]
 
 
 def _history(identification: IdentificationData | None) -> list[HistoryEntry]:
@@ -88,7 +78,7 @@ def _history(identification: IdentificationData | None) -> list[HistoryEntry]:
         HistoryEntry(
             event=event,
             changes=[
-                Change(_label(field), _display(old), _display(new))
+                Change(_label(field), show(old), show(new))
                 for field, (old, new) in sorted((event.data.get("changes") or {}).items(), key=_form_order)
             ],
         )
@@ -102,22 +92,23 @@ def identification(request, contract, etablissement):
     validates or updates them while the pré-campagne is open; everybody else reads them."""
     contract = get_contract_for_user(request, contract)
     etablissement = get_object_or_404(contract.etablissements.select_related("ej"), public_id=etablissement)
-    self_evaluation = (
-        SelfEvaluation.objects.filter(contract=contract).select_related("campaign").latest_first().first()
-    )
-    campaign = self_evaluation.campaign if self_evaluation else None
+    today = timezone.localdate()
+    # The campaigns belong to the app built on contracts that follows them (contracts/hooks.py).
+    window = precampaign.first(contract, today)
     identification = None
-    if campaign is not None:
+    if window is not None:
         identification = IdentificationData.objects.filter(
-            etablissement=etablissement, year=campaign.year
-        ).select_related("validated_by").first() or IdentificationData(etablissement=etablissement, year=campaign.year)
-    can = identification_abilities(campaign, role=role_in_ej(request.user, contract.ej), today=timezone.localdate())
+            etablissement=etablissement, year=window.year
+        ).select_related("validated_by").first() or IdentificationData(etablissement=etablissement, year=window.year)
+    can = identification_abilities(window, role=role_in_ej(request.user, contract.ej), today=today)
     if request.method == "POST" and not can.validate:
         raise PermissionDenied(can.reason)
 
     form = IdentificationForm(data=request.POST or None, instance=identification) if can.validate else None
     if request.method == "POST" and form.is_valid():
-        services.validate_identification(identification, form.cleaned_data, acting_user=request.user, request=request)
+        services.validate_identification(
+            identification, form.cleaned_data, acting_user=request.user, context=request_context(request)
+        )
         messages.success(request, "Données d'identification validées.")
         return redirect("contracts:identification", contract=contract.public_id, etablissement=etablissement.public_id)
 
@@ -125,7 +116,7 @@ def identification(request, contract, etablissement):
     context = {
         "contract": contract,
         "etablissement": etablissement,
-        "campaign": campaign,
+        "precampaign": window,
         "identification": identification,
         "can": can,
         "form": form,

@@ -10,7 +10,7 @@ from contracts import services
 from contracts.enums import MembershipRole
 from contracts.forms import InviteMemberForm, MemberRoleForm, RemoveMemberForm
 from contracts.models import EntiteJuridique, Membership
-from ecars.lib.http import client_ip
+from ecars.lib.http import request_context
 
 
 def _ej_managed_by(request, ej) -> EntiteJuridique:
@@ -41,7 +41,7 @@ def members(request, ej):
                     form.cleaned_data["email"],
                     form.cleaned_data["role"],
                     acting_user=request.user,
-                    request=request,
+                    context=request_context(request),
                 )
             except services.MemberError as error:
                 form.add_error("email", str(error))
@@ -70,13 +70,13 @@ def _may_invite(request, ej) -> bool:
     if ratelimit.consume(request, action="invite_member", user=request.user, key=f"ej:{ej.public_id}"):
         return True
     # Audited like every throttled request: one row per client address and minute, the rest counted.
-    ip = client_ip(request)
+    context = request_context(request)
     record_bounded_event(
         EventType.LOGIN_THROTTLED,
-        key=(ip, "invite_member"),
+        key=(context.ip_address, "invite_member"),
         actor=request.user,
         ej=ej,
-        ip_address=ip,
+        context=context,
         data={"action": "invite_member", "email": request.POST.get("email", "")[:254]},
     )
     return False
@@ -93,7 +93,7 @@ def change_member_role(request, ej):
     membership = get_object_or_404(ej.memberships.select_related("user"), user__public_id=form.cleaned_data["member"])
     try:
         membership = services.change_member_role(
-            membership, form.cleaned_data["role"], acting_user=request.user, request=request
+            membership, form.cleaned_data["role"], acting_user=request.user, context=request_context(request)
         )
     except services.MemberError as error:
         messages.error(request, str(error))
@@ -111,7 +111,7 @@ def remove_member(request, ej):
         raise Http404("Aucun membre ne correspond.")
     membership = get_object_or_404(ej.memberships.select_related("user"), user__public_id=form.cleaned_data["member"])
     try:
-        services.remove_member(membership, acting_user=request.user, request=request)
+        services.remove_member(membership, acting_user=request.user, context=request_context(request))
     except services.MemberError as error:
         messages.error(request, str(error))
     else:

@@ -11,6 +11,19 @@ and `documents` register their blocks: `contracts` never imports them (the impor
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Block:
+    """A part of a page rendered from `template_name` with `context` (the page's own context added).
+
+    `slot` says where on the page, in the words of the page that declares the hook.
+    """
+
+    template_name: str
+    context: dict = field(default_factory=dict)
+    slot: str = "body"
 
 
 class Hook:

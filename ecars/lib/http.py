@@ -21,6 +21,8 @@ class RequestContext:
 
     ip_address: str | None = None
     request_id: str = ""
+    # For the e-mails that tell a user of a change to their account (« depuis … avec … », SECURITY.md A7).
+    user_agent: str = ""
 
     @classmethod
     def none(cls) -> "RequestContext":
@@ -42,7 +44,11 @@ def request_id_of(request) -> str:
 
 
 def request_context(request) -> RequestContext:
-    return RequestContext(ip_address=client_ip(request), request_id=request_id_of(request))
+    return RequestContext(
+        ip_address=client_ip(request),
+        request_id=request_id_of(request),
+        user_agent=request.META.get("HTTP_USER_AGENT", "")[:200],
+    )
 
 
 def protect_user_file(response):

@@ -11,11 +11,9 @@ from django.shortcuts import redirect, render
 from django.template import loader
 from django.views.decorators.http import require_GET, require_http_methods
 
-from audit.enums import EventType
-from audit.services import record_event
-from ecars.lib.http import client_ip, protect_user_file
+from ecars.lib.http import protect_user_file, request_context
 from evaluation import receipts, services
-from evaluation.values import display
+from evaluation.display import answer_shown
 from evaluation.views.common import get_self_evaluation_for_user, page_context
 
 
@@ -33,16 +31,9 @@ def close(request, self_evaluation):
     context = page_context(request, self_evaluation)
     if request.method == "POST":
         try:
-            services.close_self_evaluation(self_evaluation, acting_user=request.user, ip_address=client_ip(request))
+            services.close_self_evaluation(self_evaluation, acting_user=request.user, context=request_context(request))
         except services.ClosureRefused as refusal:
-            record_event(
-                EventType.WRITE_REFUSED,
-                actor=request.user,
-                ej=self_evaluation.contract.ej,
-                target=self_evaluation,
-                data={"action": "close", "state": self_evaluation.state, "reason": str(refusal)},
-                ip_address=client_ip(request),
-            )
+            # The service has audited the refusal.
             if not context["can"].close:
                 # The page says why (« Vous ne pouvez pas clore cette auto-évaluation… »).
                 status = 409 if self_evaluation.is_closed else 403
@@ -61,7 +52,12 @@ def close(request, self_evaluation):
 def _with_answers(context):
     """The confirmation table: each counted question with its answer as the pages show it."""
     context["answers"] = [
-        {"question": question, "shown": display(question.node.value_type, question.value.value)}
+        {
+            "question": question,
+            "shown": answer_shown(
+                question.node.value_type, question.value.value, not_applicable=question.value.not_applicable
+            ),
+        }
         for question in context["tree"].questions
         if question.counts
     ]

@@ -1,10 +1,9 @@
 """What the self-evaluation pages share: the single lookup, and the header's context."""
 
 from django.shortcuts import get_object_or_404
-from django.urls import reverse
 
 from evaluation.models import IndicatorValue, SelfEvaluation
-from evaluation.perms import abilities, role_in_ej
+from evaluation.perms import abilities_for
 from evaluation.tree import build_tree
 from evaluation.tree_html import tree_html
 
@@ -36,16 +35,11 @@ def get_question_value(self_evaluation, code, et_finess) -> IndicatorValue:
     return value
 
 
-def question_url(value, anchor="question") -> str:
-    url = reverse("evaluation:question", args=[value.self_evaluation.public_id, value.indicator.code])
-    if value.etablissement:
-        url += f"?et={value.etablissement.finess}"
-    return f"{url}#{anchor}"
-
-
 def page_context(request, self_evaluation, *, assigned_to=None, current_pk=None):
-    can = abilities(self_evaluation, role=role_in_ej(request.user, self_evaluation.contract.ej))
-    tree = build_tree(self_evaluation, can_write=can.write, assigned_to=assigned_to)
+    """The context of the pages under the header and the tree: the user's abilities (`can`, computed once
+    here), the tree, and whether it shows only the questions confided to the user (« Mes questions »)."""
+    can = abilities_for(self_evaluation, request.user)
+    tree = build_tree(self_evaluation, can=can, assigned_to=assigned_to)
     return {
         "self_evaluation": self_evaluation,
         "contract": self_evaluation.contract,
@@ -53,6 +47,6 @@ def page_context(request, self_evaluation, *, assigned_to=None, current_pk=None)
         "tree": tree,
         "current_question": None,
         "tree_html": tree_html(tree, current_pk=current_pk),
-        "mine": assigned_to is not None,
+        "only_my_questions": assigned_to is not None,
         "support_region": self_evaluation.contract.ej.region,
     }

@@ -9,9 +9,10 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from ecars.lib.http import request_context
 from evaluation import extensions
 from evaluation.models import SelfEvaluation
-from evaluation.perms import abilities, role_in_ej
+from evaluation.perms import abilities_for
 from evaluation.views.common import get_self_evaluation_for_user
 
 
@@ -66,7 +67,7 @@ def request_extension(request: HttpRequest, self_evaluation) -> HttpResponse:
                 acting_user=request.user,
                 requested_until=form.cleaned_data["requested_until"],
                 reason=form.cleaned_data["reason"],
-                request=request,
+                context=request_context(request),
             )
         except extensions.ExtensionRefused as refusal:
             form.add_error(refusal.field, str(refusal))
@@ -81,7 +82,7 @@ def request_extension(request: HttpRequest, self_evaluation) -> HttpResponse:
     context = {
         "self_evaluation": self_evaluation,
         "contract": self_evaluation.contract,
-        "can": abilities(self_evaluation, role=role_in_ej(request.user, self_evaluation.contract.ej), today=today),
+        "can": abilities_for(self_evaluation, request.user, today=today),
         "form": form,
         "refusal": extensions.request_refusal(self_evaluation, request.user),
         "deadline": deadline,

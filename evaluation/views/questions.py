@@ -1,73 +1,32 @@
 """« Saisir les indicateurs »: the tree, and the question form under it."""
 
-from dataclasses import dataclass
-
 from django.contrib import messages
-from django.db import transaction
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_safe
 
-from audit.enums import EventType
-from audit.services import record_event
-from contracts.enums import MembershipRole
-from documents.views import question_block
-from ecars.lib.http import client_ip
+from ecars.lib.http import request_context
 from evaluation import services, values
-from evaluation.enums import SelfEvaluationState
+from evaluation.display import answer_shown, field_change, question_label, question_url
 from evaluation.forms import AnswerForm, AssignmentForm
 from evaluation.models import IndicatorValue
-from evaluation.perms import role_in_ej
-from evaluation.views.common import get_question_value, get_self_evaluation_for_user, page_context, question_url
-
-
-# Earlier years' evaluator comments are shown once the evaluation was sent to the establishment.
-PUBLISHED_STATES = (
-    SelfEvaluationState.RAPPORT_ENVOYE,
-    SelfEvaluationState.CONTRADICTOIRE,
-    SelfEvaluationState.DEFINITIVE,
-)
-FIELD_LABELS = {
-    "value": "Réalisé",
-    "not_applicable": "Non concerné",
-    "not_applicable_reason": "Justification",
-    "comment": "Commentaire",
-}
+from evaluation.views.attachments import question_block
+from evaluation.views.common import get_question_value, get_self_evaluation_for_user, page_context
 
 
 @require_safe
 def indicators(request, self_evaluation):
     """The contract's tree with its dots and « Pourcentage de remplissage » (« Mes questions » filter)."""
     self_evaluation = get_self_evaluation_for_user(request, self_evaluation)
-    mine = request.GET.get("mes-questions") == "1"
-    context = page_context(request, self_evaluation, assigned_to=request.user if mine else None)
+    only_my_questions = request.GET.get("mes-questions") == "1"
+    context = page_context(request, self_evaluation, assigned_to=request.user if only_my_questions else None)
     return render(request, "evaluation/indicators.html", context)
-
-
-@dataclass
-class Change:
-    label: str
-    old: str
-    new: str
-
-
-def _show(field, raw, value_type):
-    if field == "value":
-        return values.display(value_type, raw) or "—"
-    if field == "not_applicable":
-        return "Oui" if raw else "Non"
-    return raw or "—"
 
 
 def _history(value):
     entries = []
     for entry in value.history.select_related("changed_by").order_by("-version"):
         changes = [
-            Change(
-                FIELD_LABELS.get(field, field),
-                _show(field, old, value.indicator.value_type),
-                _show(field, new, value.indicator.value_type),
-            )
-            for field, (old, new) in entry.changes.items()
+            field_change(field, old, new, value.indicator.value_type) for field, (old, new) in entry.changes.items()
         ]
         entries.append((entry, changes))
     return entries
@@ -89,13 +48,10 @@ def _earlier_years(value):
         {
             "year": previous.self_evaluation.campaign.year,
             "target": values.display(previous.indicator.value_type, previous.target),
-            "value": "Non concerné"
-            if previous.not_applicable
-            else values.display(previous.indicator.value_type, previous.value),
+            "value": answer_shown(
+                previous.indicator.value_type, previous.value, not_applicable=previous.not_applicable
+            ),
             "comment": previous.comment,
-            "evaluator_comment": previous.evaluator_comment
-            if previous.self_evaluation.state in PUBLISHED_STATES
-            else "",
         }
         for previous in earlier
     ]
@@ -120,20 +76,13 @@ def question(request, self_evaluation, code):
     status = 200
     if request.method == "POST" and "assign" in request.POST:
         if assignment_form.is_valid():
-            scope = assignment_form.cleaned_data["scope"]
-            targets = [value]
-            if scope == "objectif" and value.indicator.parent_id:
-                targets = list(
-                    IndicatorValue.objects.filter(
-                        self_evaluation=self_evaluation, indicator__parent_id=value.indicator.parent_id
-                    ).select_related("indicator")
-                )
             try:
                 count = services.assign_questions(
-                    targets,
+                    [value],
                     assignee=assignment_form.cleaned_data["assignee"],
+                    scope=assignment_form.cleaned_data["scope"],
                     acting_user=request.user,
-                    ip_address=client_ip(request),
+                    context=request_context(request),
                 )
             except services.WriteRefused as refusal:
                 messages.error(request, str(refusal))
@@ -150,13 +99,13 @@ def question(request, self_evaluation, code):
                     acting_user=request.user,
                     expected_version=form.cleaned_data["version"],
                     answer=form.answer(),
-                    ip_address=client_ip(request),
+                    context=request_context(request),
                 )
             except services.VersionConflict as conflict:
                 context = page_context(request, self_evaluation, current_pk=value.pk)
                 return _conflict(request, context, value, conflict.current, form)
             except services.WriteRefused as refusal:
-                _record_refusal(request, self_evaluation, value, str(refusal))
+                # Audited by the service.
                 messages.error(request, str(refusal))
                 status = 409
             else:
@@ -164,49 +113,43 @@ def question(request, self_evaluation, code):
                 return redirect(question_url(value))
     # The tree is built only to show the page: a successful save redirects without it.
     context = page_context(request, self_evaluation, current_pk=value.pk)
-    is_signataire = role_in_ej(request.user, self_evaluation.contract.ej) == MembershipRole.SIGNATAIRE
+    can = context["can"]
     current = next((q for q in context["tree"].questions if q.value.pk == value.pk), None)
+    value_type = value.indicator.value_type
     context.update(
         {
             "value": value,
+            "question_label": question_label(value.indicator, value.etablissement),
             "current_question": current,
+            "can_edit": can.edit(value),
             "form": form,
-            "assignment_form": assignment_form if is_signataire and context["can"].write else None,
+            "assignment_form": assignment_form if can.assign else None,
             "earlier_years": _earlier_years(value),
-            "documents_block": question_block(request, value, can_write=context["can"].write),
+            "documents_block": question_block(request, value, can_write=can.write),
             "history": _history(value),
             "next_question": context["tree"].next_to_fill(after=current),
-            "display_target": values.display(value.indicator.value_type, value.target),
-            "display_value": values.display(value.indicator.value_type, value.value),
+            "display_target": values.display(value_type, value.target),
+            "shown_value": answer_shown(value_type, value.value, not_applicable=value.not_applicable),
         }
     )
     return render(request, "evaluation/question.html", context, status=status)
 
 
-def _record_refusal(request, self_evaluation, value, reason):
-    with transaction.atomic():
-        record_event(
-            EventType.WRITE_REFUSED,
-            actor=request.user,
-            ej=self_evaluation.contract.ej,
-            target=value,
-            data={"code": value.indicator.code, "reason": reason},
-            ip_address=client_ip(request),
-        )
-
-
 def _conflict(request, context, value, current, form):
     """Two people edited the question: show both versions, overwrite nothing."""
-    mine = form.answer()
+    my_answer = form.answer()
     value_type = value.indicator.value_type
     context.update(
         {
             "value": value,
+            "question_label": question_label(value.indicator, value.etablissement),
             "stored": current,
-            "stored_value": "Non concerné" if current.not_applicable else values.display(value_type, current.value),
-            "mine": mine,
-            "mine_value": "Non concerné" if mine["not_applicable"] else values.display(value_type, mine["value"]),
-            "mine_input": values.to_input(value_type, mine["value"]),
+            "stored_shown": answer_shown(value_type, current.value, not_applicable=current.not_applicable),
+            "my_answer": my_answer,
+            "my_answer_shown": answer_shown(
+                value_type, my_answer["value"], not_applicable=my_answer["not_applicable"]
+            ),
+            "my_answer_input": values.to_input(value_type, my_answer["value"]),
             "question_url": question_url(value),
         }
     )

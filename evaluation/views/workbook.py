@@ -4,17 +4,13 @@ import time
 
 from django import forms
 from django.contrib import messages
-from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_safe
 
-from audit.enums import EventType
-from audit.services import record_event
-from ecars.lib.http import client_ip, protect_user_file
+from ecars.lib.http import protect_user_file, request_context
 from evaluation import services, workbook
-from evaluation.models import IndicatorValue
-from evaluation.perms import abilities, role_in_ej
+from evaluation.perms import abilities_for
 from evaluation.views.common import get_self_evaluation_for_user, page_context
 
 
@@ -34,8 +30,7 @@ class WorkbookUploadForm(forms.Form):
 def download(request, self_evaluation):
     """The self-evaluation as a workbook, for anyone who may see it (locked when they may not write)."""
     self_evaluation = get_self_evaluation_for_user(request, self_evaluation)
-    can = abilities(self_evaluation, role=role_in_ej(request.user, self_evaluation.contract.ej))
-    content = workbook.export_workbook(self_evaluation, editable=can.write)
+    content = workbook.export_workbook(self_evaluation, can=abilities_for(self_evaluation, request.user))
     response = HttpResponse(content, content_type=workbook.MIME_TYPE)
     response["Content-Disposition"] = f'attachment; filename="{workbook.filename(self_evaluation)}"'
     return protect_user_file(response)
@@ -65,17 +60,6 @@ def _forget_pending(request, self_evaluation):
         request.session[SESSION_KEY] = pending
 
 
-def _record_refusal(request, self_evaluation, reason):
-    record_event(
-        EventType.WRITE_REFUSED,
-        actor=request.user,
-        ej=self_evaluation.contract.ej,
-        target=self_evaluation,
-        data={"via": "classeur", "reason": reason},
-        ip_address=client_ip(request),
-    )
-
-
 REFUSED = (
     "Vous ne pouvez pas déposer de classeur : cette auto-évaluation n'est pas ouverte à votre saisie "
     "(elle est close, hors calendrier, ou votre rôle ne permet que la consultation)."
@@ -91,7 +75,14 @@ def upload(request, self_evaluation):
     context.update({"form": form, "refusal": "", "conflict": ""})
     if not context["can"].write:
         if request.method == "POST":
-            _record_refusal(request, self_evaluation, REFUSED)
+            # Nothing is read nor written: the upload itself is the refused write.
+            services.record_refused_write(
+                self_evaluation,
+                acting_user=request.user,
+                target=self_evaluation,
+                data={"via": "classeur", "reason": REFUSED},
+                context=request_context(request),
+            )
             _forget_pending(request, self_evaluation)
         context["refusal"] = REFUSED
         return render(request, "evaluation/workbook_upload.html", context, status=403)
@@ -120,16 +111,8 @@ def upload(request, self_evaluation):
     return render(request, "evaluation/workbook_upload.html", context)
 
 
-class _Abort(Exception):
-    """Raised inside the transaction so that nothing of the workbook is kept."""
-
-    def __init__(self, message, status):
-        super().__init__(message)
-        self.message, self.status = message, status
-
-
 def _apply(request, self_evaluation, context):
-    """Apply the changes of the previewed workbook, all or nothing, each through `save_answer`."""
+    """Apply the changes of the previewed workbook, all or nothing (`workbook.import_answers`)."""
     entry = _pending(request).get(str(self_evaluation.public_id))
     _forget_pending(request, self_evaluation)
     fresh = entry and time.time() - entry.get("created_at", 0) <= PENDING_LIFETIME
@@ -139,44 +122,16 @@ def _apply(request, self_evaluation, context):
             "ou comportait des erreurs) : déposez-le à nouveau. Aucune réponse n'a été enregistrée."
         )
         return render(request, "evaluation/workbook_upload.html", context, status=409)
-
-    changes = entry["changes"]
-    by_pk = {
-        value.pk: value
-        for value in IndicatorValue.objects.filter(
-            self_evaluation=self_evaluation, pk__in=[change["value"] for change in changes]
-        ).select_related("indicator", "etablissement")
-    }
-    ip_address = client_ip(request)
     try:
-        with transaction.atomic():
-            for change in changes:
-                value = by_pk.get(change["value"])
-                if value is None:
-                    raise _Abort("Une question du classeur n'existe plus dans cette auto-évaluation.", 409)
-                try:
-                    services.save_answer(
-                        value,
-                        acting_user=request.user,
-                        expected_version=change["version"],
-                        answer=change["answer"],
-                        ip_address=ip_address,
-                    )
-                except services.VersionConflict as conflict:
-                    current = IndicatorValue.objects.select_related("updated_by").get(pk=conflict.current.pk)
-                    label = f"{value.indicator.code} - {value.indicator.label}" + (
-                        f" — {value.etablissement.finess}" if value.etablissement else ""
-                    )
-                    raise _Abort(workbook.conflict_message(label, current), 409) from conflict
-                except services.WriteRefused as refusal:
-                    raise _Abort(str(refusal), 403) from refusal
-    except _Abort as abort:
-        if abort.status == 403:
-            _record_refusal(request, self_evaluation, abort.message)
-        key = "conflict" if abort.status == 409 else "refusal"
-        context[key] = abort.message
-        return render(request, "evaluation/workbook_upload.html", context, status=abort.status)
-    count = len(changes)
+        count = workbook.import_answers(
+            self_evaluation, entry["changes"], acting_user=request.user, context=request_context(request)
+        )
+    except workbook.ImportConflict as conflict:
+        context["conflict"] = str(conflict)
+        return render(request, "evaluation/workbook_upload.html", context, status=409)
+    except services.WriteRefused as refusal:
+        context["refusal"] = str(refusal)
+        return render(request, "evaluation/workbook_upload.html", context, status=403)
     messages.success(
         request,
         f"Classeur appliqué : {count} question{'s' if count > 1 else ''} mise{'s' if count > 1 else ''} à jour.",

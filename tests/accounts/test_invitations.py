@@ -18,6 +18,7 @@ from accounts import invitations
 from accounts.models import Invitation, User
 from audit.enums import EventType
 from audit.models import AuditEvent
+from ecars.lib.http import request_context
 from tests.accounts.factories import UserFactory
 from tests.accounts.helpers import log_in
 from tests.contracts.factories import EntiteJuridiqueFactory, MembershipFactory
@@ -152,7 +153,7 @@ def test_a_new_invitation_voids_the_earlier_ones(newcomer, ars_staff, send_mail,
 def test_sending_an_invitation_is_audited_with_actor_and_ip(newcomer, ars_staff, rf):
     request = rf.post("/admin/", REMOTE_ADDR="203.0.113.7")
 
-    invitations.send_invitation(newcomer, acting_user=ars_staff, request=request)
+    invitations.send_invitation(newcomer, acting_user=ars_staff, context=request_context(request))
 
     [event] = AuditEvent.objects.filter(event_type=EventType.INVITATION_SENT)
     assert event.actor == ars_staff
@@ -379,7 +380,7 @@ def test_sending_a_temporary_password_voids_pending_invitations_and_is_audited(n
     link = invite(newcomer, ars_staff, send_mail)
 
     invitations.send_temporary_password(
-        newcomer, acting_user=ars_staff, request=rf.post("/", REMOTE_ADDR="198.51.100.4")
+        newcomer, acting_user=ars_staff, context=request_context(rf.post("/", REMOTE_ADDR="198.51.100.4"))
     )
 
     assert invitations.find_usable_invitation(token_of(link)) is None

@@ -1,15 +1,10 @@
 import pytest
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, transaction
 
 from audit.models import AuditEvent
 from evaluation.models import IndicatorValueHistory, Transition
 from tests.audit.factories import AuditEventFactory
 from tests.evaluation.factories import IndicatorValueHistoryFactory, TransitionFactory
-
-
-pytestmark = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="the append-only triggers exist on PostgreSQL only (CI runs on it)"
-)
 
 
 @pytest.mark.parametrize(

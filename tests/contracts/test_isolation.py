@@ -14,8 +14,7 @@ from audit.models import AuditEvent
 from contracts.enums import MembershipRole
 from tests.accounts.factories import UserFactory
 from tests.contracts.factories import ContractFactory, EtablissementFactory, MembershipFactory
-from tests.documents.factories import AttachmentFactory
-from tests.evaluation.factories import IndicatorValueFactory, SelfEvaluationFactory
+from tests.evaluation.factories import AttachmentFactory, IndicatorValueFactory, SelfEvaluationFactory
 from tests.urlconf import all_routes
 
 

@@ -81,8 +81,9 @@ def test_ej_page_queries_do_not_grow_with_contracts(client_for, member, ej, coun
         SelfEvaluationFactory(contract=ContractFactory(ej=ej))
     client = client_for(member)
     client.get(reverse("contracts:ej_detail", args=[ej.public_id]))
-    # session, user, savepoint, EJ, its ET, contracts with their state, member admin?, release
-    with django_assert_num_queries(8):
+    # session, user, savepoint, EJ, its ET, contracts, their states (asked of the evaluation app through
+    # contracts/hooks.py, one query for the whole list), member admin?, release
+    with django_assert_num_queries(9):
         client.get(reverse("contracts:ej_detail", args=[ej.public_id]))
 
 
@@ -220,9 +221,10 @@ def test_contract_page_queries_do_not_grow_with_documents(
         DocumentFactory(ej=contract.ej, contract=contract)
     client = client_for(member)
     client.get(contract_url(contract))
-    # session, user, savepoint, contract, self-evaluation, role, last extension request, documents,
-    # whether the contract has any document at all (« Récupérer tous les documents »), release
-    with django_assert_num_queries(10):
+    # session, user, savepoint, contract, self-evaluation, role, last extension request, documents, release
+    # (whether the contract has any document at all, for « Récupérer tous les documents », is asked only
+    # when it has none of its own: documents/contract_page.py)
+    with django_assert_num_queries(9):
         client.get(contract_url(contract))
 
 

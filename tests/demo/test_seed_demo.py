@@ -9,7 +9,7 @@ from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from django.apps import apps
 from django.conf import settings
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
@@ -19,6 +19,7 @@ from contracts.models import Contract, EntiteJuridique, Membership
 from demo.world import ARS_USER_EMAIL, DEMO_USER_EMAIL, OTHER_USER_EMAIL
 from evaluation.enums import SelfEvaluationState
 from evaluation.models import IndicatorValue, Node, SelfEvaluation
+from tests.accounts.factories import UserFactory
 
 
 PASSWORD = "Demo-e-CARS-2026!"
@@ -141,3 +142,17 @@ def test_the_readme_demo_path_works_on_a_fresh_sqlite_database(tmp_path: Path):
         text=True,
     )
     assert f"{DEMO_USER_EMAIL} / {PASSWORD}" in result.stdout
+
+
+def test_seed_demo_refuses_a_database_with_real_accounts():
+    """The demo's accounts have known passwords: never on a production database."""
+    real = UserFactory(email="agent.reel@ars.sante.fr")
+    before = project_counts()
+    with pytest.raises(CommandError) as refusal:
+        call_command("seed_demo", password=PASSWORD)
+    assert str(refusal.value).startswith(
+        "Cette base contient 1 compte qui n'est pas de la démonstration (par exemple agent.reel@ars.sante.fr)"
+    )
+    assert project_counts() == before
+    assert not User.objects.filter(email=DEMO_USER_EMAIL).exists()
+    assert User.objects.get() == real

@@ -3,10 +3,9 @@ import hashlib
 import factory
 from django.core.files.base import ContentFile
 
-from documents.models import Attachment, Document
+from documents.models import Document
 from tests.accounts.factories import UserFactory
 from tests.contracts.factories import EntiteJuridiqueFactory
-from tests.evaluation.factories import IndicatorValueFactory
 
 
 PDF_BYTES = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -28,12 +27,3 @@ class DocumentFactory(factory.django.DjangoModelFactory):
     sha256 = factory.LazyAttribute(lambda document: hashlib.sha256(document.content).hexdigest())
     mime_type = "application/pdf"
     uploaded_by = factory.SubFactory(UserFactory)
-
-
-class AttachmentFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Attachment
-
-    document = factory.SubFactory(DocumentFactory)
-    indicator_value = factory.SubFactory(IndicatorValueFactory)
-    attached_by = factory.SelfAttribute("document.uploaded_by")

@@ -25,19 +25,19 @@ from audit.models import AuditEvent
 from documents.antivirus import (
     CHUNK_SIZE,
     ClamdError,
-    may_download,
     queue_scan,
     scan_chunks,
     scan_document,
     scanning_enabled,
 )
 from documents.enums import ScanStatus
+from documents.perms import may_download
 from tests.accounts.factories import UserFactory
 from tests.conftest import free_port
 from tests.contracts.factories import ContractFactory, MembershipFactory
 from tests.documents.conftest import EICAR, EICAR_SIGNATURE
-from tests.documents.factories import PDF_BYTES, AttachmentFactory, DocumentFactory
-from tests.evaluation.factories import IndicatorValueFactory
+from tests.documents.factories import PDF_BYTES, DocumentFactory
+from tests.evaluation.factories import AttachmentFactory, IndicatorValueFactory
 
 
 @pytest.fixture

@@ -13,8 +13,14 @@ from documents.archive import DocumentAltered
 from documents.enums import ScanStatus
 from tests.contracts.factories import ContractFactory, EtablissementFactory
 from tests.documents.corpus import sample
-from tests.documents.factories import AttachmentFactory, DocumentFactory
-from tests.evaluation.factories import CampaignFactory, IndicatorValueFactory, NodeFactory, SelfEvaluationFactory
+from tests.documents.factories import DocumentFactory
+from tests.evaluation.factories import (
+    AttachmentFactory,
+    CampaignFactory,
+    IndicatorValueFactory,
+    NodeFactory,
+    SelfEvaluationFactory,
+)
 
 
 @pytest.fixture
@@ -38,7 +44,7 @@ def attach(value, content, name, **fields):
 
 
 def question_zip_url(value):
-    return reverse("documents:question_zip", args=[value.self_evaluation.public_id, value.indicator.code])
+    return reverse("evaluation:question_zip", args=[value.self_evaluation.public_id, value.indicator.code])
 
 
 def read_zip(response) -> zipfile.ZipFile:

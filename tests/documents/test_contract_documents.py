@@ -7,11 +7,14 @@ from pytest_django.asserts import assertContains, assertNotContains, assertRedir
 
 from audit.enums import EventType
 from audit.models import AuditEvent
-from documents.models import Attachment, Document
+from documents.contract_page import documents_block
+from documents.models import Document
+from evaluation.models import Attachment
 from tests.accounts.factories import UserFactory
 from tests.contracts.factories import ContractFactory
 from tests.documents.corpus import HTML_PAGE, sample, stored_files
 from tests.documents.factories import DocumentFactory
+from tests.evaluation.factories import AttachmentFactory, IndicatorValueFactory
 
 
 PDF = sample("valid.pdf")
@@ -106,3 +109,30 @@ def test_a_contract_document_waiting_for_its_scan_has_no_link_even_for_the_ars(
         assertContains(page, "Téléchargeable dès que l'antivirus l'aura déclaré sain.")
         # No link (the withdraw form's address starts like the download one).
         assertNotContains(page, f'href="{reverse("documents:download", args=[document.public_id])}"')
+
+
+def test_the_archive_link_shows_with_question_documents_only_and_not_without_any(client_for, member, contract):
+    """« Has any document »: the contract's own, or one listed under a question (asked through
+    documents/hooks.py, which `evaluation` answers)."""
+    assertNotContains(client_for(member).get(contract_url(contract)), "Récupérer tous les documents")
+    AttachmentFactory(
+        document__ej=contract.ej, indicator_value=IndicatorValueFactory(self_evaluation__contract=contract)
+    )
+    page = client_for(member).get(contract_url(contract))
+    assertContains(page, "Aucun document pour ce contrat.")
+    assertContains(page, "Récupérer tous les documents")
+
+
+def test_the_block_asks_the_hook_only_without_documents_of_its_own(rf, ars_staff, contract, django_assert_num_queries):
+    request = rf.get(contract_url(contract))
+    request.user = ars_staff
+    with django_assert_num_queries(2):  # its documents (none), then whether a question has one (none)
+        block = documents_block(request, contract)
+    assert (block.template_name, block.slot) == ("documents/_contract_documents.html", "body")
+    assert block.context["documents"] == [] and not block.context["has_any_document"]
+    assert block.context["may_add_documents"]
+
+    document = DocumentFactory(ej=contract.ej, contract=contract)
+    with django_assert_num_queries(1):
+        block = documents_block(request, contract)
+    assert block.context["documents"] == [(document, True)] and block.context["has_any_document"]

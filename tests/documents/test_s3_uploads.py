@@ -28,7 +28,7 @@ def test_an_upload_round_trips_through_s3_with_its_sha256(client_for, member, ej
     client = client_for(member)
 
     client.post(
-        reverse("documents:question_upload", args=[value.self_evaluation.public_id, value.indicator.code]),
+        reverse("evaluation:question_upload", args=[value.self_evaluation.public_id, value.indicator.code]),
         {"documents": [SimpleUploadedFile("Rapport annuel.pdf", content)]},
     )
 
@@ -43,7 +43,7 @@ def test_an_upload_round_trips_through_s3_with_its_sha256(client_for, member, ej
     assert hashlib.sha256(b"".join(response.streaming_content)).hexdigest() == expected
 
     archive = client.get(
-        reverse("documents:question_zip", args=[value.self_evaluation.public_id, value.indicator.code])
+        reverse("evaluation:question_zip", args=[value.self_evaluation.public_id, value.indicator.code])
     )
     with zipfile.ZipFile(io.BytesIO(b"".join(archive.streaming_content))) as opened:
         assert hashlib.sha256(opened.read("Rapport annuel.pdf")).hexdigest() == expected
@@ -53,7 +53,7 @@ def test_a_document_missing_from_s3_is_reported_not_crashed(client_for, member, 
     value = IndicatorValueFactory(self_evaluation=SelfEvaluationFactory(contract=ContractFactory(ej=ej)))
     client = client_for(member)
     client.post(
-        reverse("documents:question_upload", args=[value.self_evaluation.public_id, value.indicator.code]),
+        reverse("evaluation:question_upload", args=[value.self_evaluation.public_id, value.indicator.code]),
         {"documents": [SimpleUploadedFile("Bilan.pdf", sample("valid.pdf"))]},
     )
     document = Document.objects.get()

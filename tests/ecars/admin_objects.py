@@ -16,8 +16,9 @@ from tests.contracts.factories import (
     IdentificationDataFactory,
     MembershipFactory,
 )
-from tests.documents.factories import AttachmentFactory, DocumentFactory
+from tests.documents.factories import DocumentFactory
 from tests.evaluation.factories import (
+    AttachmentFactory,
     CampaignFactory,
     IndicatorValueFactory,
     IndicatorValueHistoryFactory,

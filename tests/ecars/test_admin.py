@@ -15,8 +15,9 @@ from accounts.models import Invitation, LoginPolicy
 from audit.models import AuditEvent
 from contracts.finess import finess_luhn_ok
 from contracts.models import Contract, EntiteJuridique, Etablissement, Region
-from documents.models import Attachment, Document
+from documents.models import Document
 from evaluation.models import (
+    Attachment,
     Campaign,
     ClosureReceipt,
     ExtensionRequest,

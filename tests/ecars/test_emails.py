@@ -43,7 +43,6 @@ def test_message_has_a_subject_a_text_and_an_html_part(test_templates):
     assert "<strong>CAQES TEST</strong>" in message.alternatives[0].content
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the worker process needs a shared database server")
 @pytest.mark.django_db(transaction=True)
 def test_the_db_worker_sends_queued_emails_through_the_smtp_server(test_templates, settings, smtp_server):
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}

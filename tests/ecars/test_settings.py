@@ -45,8 +45,25 @@ def test_production_settings_pass_the_deployment_checklist():
         ALLOWED_HOSTS="ecars.ars.sante.fr",
         DATABASE_URL="sqlite:////tmp/unused.sqlite3",
         CACHE_URL="redis://127.0.0.1:6379/0",
+        TRUSTED_PROXY_COUNT="1",
     )
     assert result.returncode == 0, result.stderr + result.stdout
+
+
+def test_deployment_check_warns_of_a_proxy_count_of_zero():
+    """Issue 10: behind the reverse proxy, every user would share the proxy's address in the rate limits."""
+    result = run_manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="ecars.ars.sante.fr",
+        DATABASE_URL="sqlite:////tmp/unused.sqlite3",
+        CACHE_URL="redis://127.0.0.1:6379/0",
+    )
+    assert result.returncode != 0
+    assert "accounts.W002" in result.stderr
 
 
 def test_deployment_check_refuses_a_per_process_cache():
@@ -120,3 +137,14 @@ def test_malformed_environment_values_stop_the_start(monkeypatch):
         env_int("SOME_NUMBER", 1)
     with pytest.raises(ImproperlyConfigured):
         cache_config("memcached://127.0.0.1")
+
+
+def test_no_file_goes_to_the_default_storage():
+    """Every FileField names its storage; a forgotten one fails loudly instead of landing among the documents."""
+    from django.core.exceptions import ImproperlyConfigured
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage, storages
+
+    with pytest.raises(ImproperlyConfigured):
+        default_storage.save("égaré.txt", ContentFile(b"x"))
+    assert storages["documents"] is not default_storage

@@ -5,8 +5,9 @@ import factory
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from evaluation.enums import CampaignState, SelfEvaluationState, ValueType
+from evaluation.enums import SelfEvaluationState, ValueType
 from evaluation.models import (
+    Attachment,
     Campaign,
     ClosureReceipt,
     IndicatorValue,
@@ -17,6 +18,7 @@ from evaluation.models import (
     Transition,
 )
 from tests.contracts.factories import ContractFactory, ContractTypeFactory
+from tests.documents.factories import DocumentFactory
 
 
 class ReferentialFactory(factory.django.DjangoModelFactory):
@@ -63,7 +65,6 @@ class CampaignFactory(factory.django.DjangoModelFactory):
     contract_type = factory.SubFactory(ContractTypeFactory)
     year = factory.LazyFunction(lambda: _today().year - 1)
     referential = factory.SubFactory(ReferentialFactory, contract_type=factory.SelfAttribute("..contract_type"))
-    state = CampaignState.OUVERTE
     precampaign_start = factory.LazyFunction(lambda: _today() - datetime.timedelta(days=40))
     precampaign_end = factory.LazyFunction(lambda: _today() - datetime.timedelta(days=33))
     self_assessment_start = factory.LazyFunction(lambda: _today() - datetime.timedelta(days=10))
@@ -138,3 +139,12 @@ class ClosureReceiptFactory(factory.django.DjangoModelFactory):
     closed_at = factory.LazyFunction(timezone.now)
     filled = 1
     total = 1
+
+
+class AttachmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Attachment
+
+    document = factory.SubFactory(DocumentFactory)
+    indicator_value = factory.SubFactory(IndicatorValueFactory)
+    attached_by = factory.SelfAttribute("document.uploaded_by")

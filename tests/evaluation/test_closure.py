@@ -24,12 +24,20 @@ from pytest_django.asserts import assertContains, assertNotContains, assertRedir
 from audit.enums import EventType
 from audit.models import AuditEvent
 from contracts.enums import MembershipRole
-from documents import services as document_services
-from documents.models import Attachment, Document
+from documents.models import Document
 from ecars import emails
 from evaluation import receipts, services
+from evaluation.attachments import upload_to_question
 from evaluation.enums import FilledBy, SelfEvaluationState
-from evaluation.models import ClosureReceipt, IndicatorValue, IndicatorValueHistory, SelfEvaluation, Transition
+from evaluation.models import (
+    Attachment,
+    ClosureReceipt,
+    IndicatorValue,
+    IndicatorValueHistory,
+    SelfEvaluation,
+    Transition,
+)
+from evaluation.perms import Abilities
 from evaluation.receipts import answers_digest
 from evaluation.tree import build_tree
 from tests.accounts.factories import UserFactory
@@ -240,7 +248,7 @@ def test_the_receipt_shows_who_when_the_figures_the_answers_and_their_fingerprin
         self_evaluation,
         closed_by=world.signataire,
         closed_at=receipt.closed_at,
-        tree=build_tree(self_evaluation, can_write=True),
+        tree=build_tree(self_evaluation, can=Abilities(write=True)),
         digest=receipt.answers_sha256,
     )
     ej = world.contract.ej
@@ -387,7 +395,7 @@ def test_closure_is_refused_at_95_percent(demo, django_capture_on_commit_callbac
     user, self_evaluation = demo
     fill_everything(self_evaluation)
     IndicatorValue.objects.filter(self_evaluation=self_evaluation, indicator__code="2.1.1.a").update(value="")
-    tree = build_tree(self_evaluation, can_write=True)
+    tree = build_tree(self_evaluation, can=Abilities(write=True))
     assert (tree.filled, tree.total, tree.percent) == (19, 20, 95)
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(services.ClosureRefused) as refusal:
         services.close_self_evaluation(self_evaluation, acting_user=user)
@@ -427,7 +435,7 @@ def test_every_write_replayed_after_the_closure_is_refused_and_changes_nothing(c
     """SECURITY.md C3: values (service and page), assignment, documents, closing again."""
     client = client_for(world.signataire)
     answers = [world.yes_no, world.rate_1, world.rate_2, world.text]
-    document = document_services.upload_to_question(
+    document = upload_to_question(
         SimpleUploadedFile("Preuve.pdf", sample("valid.pdf")), value=world.yes_no, acting_user=world.signataire
     )
     # What the pages would have posted before the closure, captured with the versions of then.
@@ -479,19 +487,19 @@ def test_every_write_replayed_after_the_closure_is_refused_and_changes_nothing(c
         question = [world.self_evaluation.public_id, value.indicator.code]
         et = f"?et={value.etablissement.finess}" if value.etablissement else ""
         upload = client.post(
-            reverse("documents:question_upload", args=question) + et,
+            reverse("evaluation:question_upload", args=question) + et,
             {"documents": [SimpleUploadedFile("Rejoue.pdf", sample("valid.pdf"))]},
         )
         assert upload.status_code == 409
-        attach_url = reverse("documents:question_attach", args=question) + et
+        attach_url = reverse("evaluation:question_attach", args=question) + et
         assert client.post(attach_url, {"document": document.public_id}).status_code == 409
     withdraw = client.post(
-        reverse("documents:question_withdraw", args=[world.self_evaluation.public_id, "1.a", document.public_id])
+        reverse("evaluation:question_withdraw", args=[world.self_evaluation.public_id, "1.a", document.public_id])
     )
     assert withdraw.status_code == 409
     world.yes_no.self_evaluation = world.self_evaluation
     with pytest.raises(services.WriteRefused):
-        document_services.upload_to_question(
+        upload_to_question(
             SimpleUploadedFile("Rejoue.pdf", sample("valid.pdf")), value=world.yes_no, acting_user=world.signataire
         )
     assert (Document.objects.count(), list(Attachment.objects.values_list("pk", "withdrawn_at"))) == documents_before
@@ -565,7 +573,6 @@ def race(**actions):
     return results
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL (SQLite locks the file)")
 @pytest.mark.django_db(transaction=True)
 def test_a_save_racing_the_closure_lands_before_it_or_is_refused(monkeypatch):
     """SECURITY.md R2, 60 rounds: either the save is in the receipt (saved before the closure), or it

@@ -219,7 +219,7 @@ def test_closed_self_evaluation_cannot_be_extended(client_for, member, self_eval
     assert response.status_code == 200
     assert response.context["form"].non_field_errors() == [
         "Une prolongation ne se demande que pendant l'auto-évaluation : cette auto-évaluation est à l'état "
-        "« clôturée »."
+        "« Clôturée »."
     ]
     assert not ExtensionRequest.objects.exists()
     assert mail.outbox == []
@@ -709,7 +709,7 @@ def test_only_a_closed_self_evaluation_is_reopened(client_for, ars_staff, self_e
     assert response.status_code == 302
     assert messages_of(response) == [
         f"{self_evaluation} : Seule une auto-évaluation clôturée peut être rouverte : celle-ci est à l'état "
-        "« auto-évaluation »."
+        "« Auto-Evaluation »."
     ]
     assert not Transition.objects.exists()
 

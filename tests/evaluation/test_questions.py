@@ -25,8 +25,7 @@ from evaluation.models import IndicatorValue, IndicatorValueHistory, SelfEvaluat
 from tests.accounts.factories import UserFactory
 from tests.conftest import Client
 from tests.contracts.factories import MembershipFactory
-from tests.documents.factories import AttachmentFactory
-from tests.evaluation.factories import CampaignFactory, SelfEvaluationFactory
+from tests.evaluation.factories import AttachmentFactory, CampaignFactory, SelfEvaluationFactory
 
 
 @pytest.fixture
@@ -204,6 +203,27 @@ def test_two_people_editing_the_same_question_overwrite_nothing(client_for, demo
     assert value_of(self_evaluation, "2.1.1.b").value == "1"
 
 
+def toolbar_filter_links(response) -> tuple[bool, bool]:
+    """Whether the tree's toolbar offers « Mes questions » and « Toutes les questions »."""
+    toolbar = response.content.decode().split('class="ecars-tree-toolbar')[1].split("</ul>")[0]
+    return ">Mes questions</a>" in toolbar, ">Toutes les questions</a>" in toolbar
+
+
+def test_a_version_conflict_keeps_the_navigation_of_the_question_page(client_for, demo):
+    """The 409 page shows the tree's toolbar as the question page did before the save (« Mes questions »
+    offered), not the « Toutes les questions » of the filtered view: the user's answer must not be mistaken for
+    the filter."""
+    user, self_evaluation = demo
+    colleague = MembershipFactory(ej=self_evaluation.contract.ej, role=MembershipRole.CONTRIBUTEUR).user
+    mine, theirs = client_for(user), client_for(colleague)
+    before = mine.get(question_url(self_evaluation, "2.1.1.b"))
+    assert toolbar_filter_links(before) == (True, False)
+    answer(theirs, self_evaluation, "2.1.1.b", version=1, value="0")
+    response = answer(mine, self_evaluation, "2.1.1.b", version=1, value="1", comment="C'est fait")
+    assert response.status_code == 409
+    assert toolbar_filter_links(response) == (True, False)
+
+
 def roles():
     return ["lecteur", "contributeur", "signataire", "agent"]
 
@@ -293,7 +313,7 @@ def test_a_reader_sees_the_answer_but_no_form(client_for, demo):
     assertNotContains(response, 'id="formulaire-question"')
 
 
-def test_earlier_years_and_their_published_evaluator_comments(client_for, demo):
+def test_earlier_years_show_their_target_answer_and_comment(client_for, demo):
     user, self_evaluation = demo
     contract = self_evaluation.contract
     earlier = CampaignFactory(
@@ -309,12 +329,13 @@ def test_earlier_years_and_their_published_evaluator_comments(client_for, demo):
         indicator=value_of(self_evaluation, "2.1.1.a").indicator,
         target="1",
         value="0",
-        evaluator_comment="Plan d'actions à formaliser.",
+        comment="Groupe prévu pour l'an prochain.",
     )
     response = client_for(user).get(question_url(self_evaluation, "2.1.1.a"))
     assertContains(response, "Années précédentes")
-    assertContains(response, f"Commentaire évalué {earlier.year}")
-    assertContains(response, "Plan d&#x27;actions à formaliser.")
+    assertContains(response, f"<div><dt>Année</dt><dd>{earlier.year}</dd></div>", html=True)
+    assertContains(response, "<div><dt>Réalisé</dt><dd>0 - NON</dd></div>", html=True)
+    assertContains(response, "Groupe prévu pour l&#x27;an prochain.")
 
 
 def test_a_signataire_confides_a_question_and_its_objective(client_for, demo):
@@ -379,12 +400,14 @@ def test_the_question_page_runs_the_same_queries_whatever_its_history_and_docume
     client.get(question_url(self_evaluation, "2.1.1.a"))
     # The question's documents, whether the year is the current one (« Retirer »), those that may be
     # joined, and the questions these already support.
-    with django_assert_num_queries(14 + 4):
+    # The role in the EJ is asked once, for the abilities that the whole page reads.
+    with django_assert_num_queries(13 + 4):
         response = client.get(question_url(self_evaluation, "2.1.1.a"))
     assert response.content.count(b'href="/documents/') == size
 
 
-def test_a_question_page_of_another_ej_is_404(client, other_member, demo):
+def test_a_question_page_of_another_ej_is_404(client, demo, other_member):
+    # `demo` first: seed_demo refuses a database holding accounts other than its own.
     _, self_evaluation = demo
     client = Client()
     client.force_login(other_member)

@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from evaluation.enums import FilledBy, ValueType
 from evaluation.models import IndicatorValue, Node
+from evaluation.perms import Abilities
 from evaluation.services import create_self_evaluation
 from evaluation.tree import build_tree
 from tests.accounts.factories import UserFactory
@@ -140,5 +141,5 @@ def test_regional_questions_are_posed_to_their_region_only(region, other_region)
     assert set(IndicatorValue.objects.filter(self_evaluation=there).values_list("indicator", flat=True)) == {
         national.pk
     }
-    codes_there = {question.node.code for question in build_tree(there, can_write=True).questions}
+    codes_there = {question.node.code for question in build_tree(there, can=Abilities(write=True)).questions}
     assert codes_there == {"1.1"}

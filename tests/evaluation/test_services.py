@@ -3,17 +3,20 @@ from django.utils import timezone
 
 from audit.enums import EventType
 from audit.models import AuditEvent
+from ecars.lib.http import RequestContext
 from evaluation.enums import AnswerLevel
 from evaluation.enums import SelfEvaluationState as State
-from evaluation.models import IndicatorValue, Transition
-from evaluation.services import TransitionRefused, create_self_evaluation, transition
+from evaluation.models import IndicatorValue, SelfEvaluation, Transition
+from evaluation.services import TransitionRefused, create_self_evaluation, open_self_evaluation, transition
 from tests.contracts.factories import ContractFactory, EtablissementFactory
 from tests.evaluation.factories import CampaignFactory, NodeFactory, SelfEvaluationFactory
 
 
 def test_transition_changes_state_and_logs_who_when_from_to_why(member):
     self_evaluation = SelfEvaluationFactory(state=State.AUTO_EVALUATION)
-    result = transition(self_evaluation, to_state=State.CLOTUREE, acting_user=member, ip_address="10.0.0.1")
+    result = transition(
+        self_evaluation, to_state=State.CLOTUREE, acting_user=member, context=RequestContext(ip_address="10.0.0.1")
+    )
 
     self_evaluation.refresh_from_db()
     assert result.state == self_evaluation.state == State.CLOTUREE
@@ -95,3 +98,16 @@ def test_create_self_evaluation_creates_one_value_per_ej_question_and_per_et_que
     assert values.get(indicator=ej_question).target == "80"
     assert values.filter(indicator=et_question).count() == 2
     assert not any(v.is_filled for v in values)
+
+
+def test_opening_a_self_evaluation_creates_it_once_and_puts_it_in_auto_evaluation():
+    campaign = CampaignFactory()
+    NodeFactory(referential=campaign.referential, indicator=True)
+    contract = ContractFactory(contract_type=campaign.contract_type)
+    opened = open_self_evaluation(contract=contract, campaign=campaign)
+    again = open_self_evaluation(contract=contract, campaign=campaign)
+    assert opened.pk == again.pk
+    assert again.state == State.AUTO_EVALUATION
+    assert SelfEvaluation.objects.filter(contract=contract).count() == 1
+    assert Transition.objects.filter(self_evaluation=opened).count() == 1
+    assert IndicatorValue.objects.filter(self_evaluation=opened).count() == 1

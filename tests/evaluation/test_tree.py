@@ -12,6 +12,7 @@ from contracts.enums import MembershipRole
 from demo.world import DEMO_USER_EMAIL
 from evaluation.enums import AnswerLevel, FilledBy, SelfEvaluationState
 from evaluation.models import IndicatorValue, SelfEvaluation, Transition
+from evaluation.perms import Abilities
 from evaluation.tree import GREEN, GREY, RED, build_tree, percent
 from tests.contracts.factories import ContractFactory, EtablissementFactory, MembershipFactory
 from tests.evaluation.factories import IndicatorValueFactory, NodeFactory, SelfEvaluationFactory
@@ -52,12 +53,12 @@ def test_the_demo_tree_starts_at_zero_and_one_answer_shows_five_percent(client_f
 def test_dots_follow_the_manuals_rules(demo):
     _, self_evaluation = demo
     IndicatorValue.objects.filter(self_evaluation=self_evaluation, indicator__code="2.1.1.a").update(value="1")
-    tree = build_tree(self_evaluation, can_write=True)
+    tree = build_tree(self_evaluation, can=Abilities(write=True))
     dots = {q.node.code: q.dot for q in tree.questions}
     assert dots["2.1.1.a"] == GREEN  # to fill, filled
     assert dots["2.1.1.b"] == RED  # to fill, not filled
     assert dots["4.1.1.a"] == GREY  # answered by the Assurance Maladie
-    readonly = build_tree(self_evaluation, can_write=False)
+    readonly = build_tree(self_evaluation, can=Abilities())
     assert {q.dot for q in readonly.questions} == {GREY}  # this user cannot edit anything now
 
 
@@ -66,7 +67,7 @@ def test_branch_percentages(demo):
     IndicatorValue.objects.filter(self_evaluation=self_evaluation, indicator__code__startswith="2.1.1.").update(
         value="1"
     )
-    tree = build_tree(self_evaluation, can_write=True)
+    tree = build_tree(self_evaluation, can=Abilities(write=True))
     by_code = {}
 
     def walk(branch):
@@ -86,7 +87,7 @@ def test_not_applicable_counts_as_filled(demo):
     IndicatorValue.objects.filter(self_evaluation=self_evaluation, indicator__code="1.1.1.a").update(
         not_applicable=True, not_applicable_reason="Pas d'ordonnances de sortie."
     )
-    assert build_tree(self_evaluation, can_write=True).filled == 1
+    assert build_tree(self_evaluation, can=Abilities(write=True)).filled == 1
 
 
 def test_et_level_questions_appear_once_per_establishment(client_for, member, ej):
@@ -97,7 +98,7 @@ def test_et_level_questions_appear_once_per_establishment(client_for, member, ej
     question = NodeFactory(referential=self_evaluation.campaign.referential, oui_non=True, answer_level=AnswerLevel.ET)
     for site in sites:
         IndicatorValueFactory(self_evaluation=self_evaluation, indicator=question, etablissement=site)
-    tree = build_tree(self_evaluation, can_write=True)
+    tree = build_tree(self_evaluation, can=Abilities(write=True))
     assert [q.value.etablissement for q in tree.questions] == sorted(sites, key=lambda s: s.finess)
     assert tree.total == 2
 
@@ -187,6 +188,6 @@ def test_the_tree_does_not_depend_on_the_order_of_positions(member, ej):
     objective = NodeFactory(referential=referential, code="1", position=10)
     question = NodeFactory(referential=referential, parent=objective, code="1.a", position=1, oui_non=True)
     IndicatorValueFactory(self_evaluation=self_evaluation, indicator=question)
-    tree = build_tree(self_evaluation, can_write=True)
+    tree = build_tree(self_evaluation, can=Abilities(write=True))
     assert [branch.node.code for branch in tree.roots] == ["1"]
     assert [q.node.code for q in tree.roots[0].questions] == ["1.a"]

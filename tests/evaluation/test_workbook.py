@@ -20,6 +20,7 @@ from demo.world import DEMO_USER_EMAIL
 from evaluation import services, workbook
 from evaluation.enums import AnswerLevel, SelfEvaluationState
 from evaluation.models import IndicatorValue, IndicatorValueHistory, SelfEvaluation
+from evaluation.perms import Abilities
 from evaluation.tree import build_tree
 from evaluation.views.workbook import SESSION_KEY
 from tests.contracts.factories import ContractFactory, EtablissementFactory, MembershipFactory
@@ -239,7 +240,7 @@ def test_a_reader_downloads_a_fully_locked_workbook(client_for, demo):
 def test_download_fill_upload_preview_confirm(client_for, demo):
     user, self_evaluation = demo
     client = client_for(user)
-    assert build_tree(self_evaluation, can_write=True).percent == 0
+    assert build_tree(self_evaluation, can=Abilities(write=True)).percent == 0
     data = fill(download(client, self_evaluation), THREE_ANSWERS)
 
     preview = upload(client, self_evaluation, data)
@@ -262,7 +263,7 @@ def test_download_fill_upload_preview_confirm(client_for, demo):
     history = IndicatorValueHistory.objects.filter(indicator_value__self_evaluation=self_evaluation)
     assert history.count() == 3 and {h.changed_by for h in history} == {user}
     assert AuditEvent.objects.filter(event_type=EventType.VALUE_SAVED, actor=user).count() == 3
-    assert build_tree(self_evaluation, can_write=True).percent == 15
+    assert build_tree(self_evaluation, can=Abilities(write=True)).percent == 15
     # The same confirmation again applies nothing: the pending changes were used up.
     response = confirm(client, self_evaluation, data)
     assert response.status_code == 409

@@ -5,9 +5,9 @@ the one given with --password, or a random one printed on the first run.
 """
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from demo.world import seed_demo
+from demo.world import NotADemoDatabase, seed_demo
 
 
 class Command(BaseCommand):
@@ -21,7 +21,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, password=None, **options):
-        result = seed_demo(password=password)
+        try:
+            result = seed_demo(password=password)
+        except NotADemoDatabase as refusal:
+            raise CommandError(str(refusal)) from None
         shown = result.demo_password or "(inchangé)"
         self.stdout.write(self.style.SUCCESS("Monde de démonstration prêt."))
         self.stdout.write(f"Adresse : {settings.SITE_URL}/")

@@ -1,4 +1,8 @@
-"""« Documents de l'indicateur » (MANUAL.md §4, rules 3 and 4): adding, refusing, joining, withdrawing."""
+"""« Documents de l'indicateur » (MANUAL.md §4, rules 3 and 4): adding, refusing, joining, withdrawing.
+
+The files go through documents' upload protocol (documents.services); the question's rules are
+evaluation's (evaluation.attachments).
+"""
 
 import hashlib
 import io
@@ -13,14 +17,17 @@ from pytest_django.asserts import assertContains, assertNotContains, assertRedir
 from audit.enums import EventType
 from audit.models import AuditEvent
 from contracts.enums import MembershipRole
-from documents import services
+from documents import services as document_services
 from documents.enums import ScanStatus
-from documents.models import Attachment, Document
+from documents.models import Document
 from documents.upload_handlers import SizeCappedTemporaryFileUploadHandler
 from documents.validation import MAX_SIZE, UploadRefused
+from evaluation import attachments
 from evaluation.enums import SelfEvaluationState
+from evaluation.models import Attachment
 from tests.conftest import Client
 from tests.contracts.factories import ContractFactory, MembershipFactory
+from tests.documents import conftest as documents_conftest
 from tests.documents.corpus import (
     HTML_PAGE,
     SVG,
@@ -34,11 +41,19 @@ from tests.documents.corpus import (
     zip_bomb,
     zip_holding,
 )
-from tests.documents.factories import AttachmentFactory, DocumentFactory
-from tests.evaluation.factories import CampaignFactory, IndicatorValueFactory, SelfEvaluationFactory
+from tests.documents.factories import DocumentFactory
+from tests.evaluation.factories import (
+    AttachmentFactory,
+    CampaignFactory,
+    IndicatorValueFactory,
+    SelfEvaluationFactory,
+)
 
 
 PDF = sample("valid.pdf")
+
+# The private storage folder of the documents' tests (tests/documents/conftest.py), visible here.
+storage_dir = documents_conftest.storage_dir
 
 
 @pytest.fixture
@@ -62,7 +77,7 @@ def page_url(value):
 
 
 def upload_url(value):
-    return reverse("documents:question_upload", args=[value.self_evaluation.public_id, value.indicator.code])
+    return reverse("evaluation:question_upload", args=[value.self_evaluation.public_id, value.indicator.code])
 
 
 def upload(client, value, *files, token=None, **headers):
@@ -178,7 +193,7 @@ class RawFile(io.BytesIO):
 
 def test_a_name_with_dot_dot_slash_is_refused_and_nothing_is_stored(member, value, storage_dir):
     with pytest.raises(UploadRefused) as refused:
-        services.upload_to_question(RawFile("../../etc/rapport.pdf", PDF), value=value, acting_user=member)
+        attachments.upload_to_question(RawFile("../../etc/rapport.pdf", PDF), value=value, acting_user=member)
     assert (
         str(refused.value) == "« ../../etc/rapport.pdf » est refusé : le nom contient un chemin de dossier (« .. »)."
     )
@@ -295,7 +310,7 @@ def test_nothing_can_be_added_when_writing_is_closed(client_for, ej, value, stor
 def test_the_closure_cannot_slip_between_the_check_and_the_row(client_for, member, value, storage_dir, monkeypatch):
     """The file passed the first check, then the self-evaluation was closed: refused, the object removed."""
     self_evaluation = value.self_evaluation
-    real_store = services._store
+    real_store = document_services._store
 
     def store_then_close(uploaded_file):
         key = real_store(uploaded_file)
@@ -304,7 +319,7 @@ def test_the_closure_cannot_slip_between_the_check_and_the_row(client_for, membe
         )
         return key
 
-    monkeypatch.setattr(services, "_store", store_then_close)
+    monkeypatch.setattr(document_services, "_store", store_then_close)
     response = upload(client_for(member), value, ("bilan.pdf", PDF))
 
     assert response.status_code == 409
@@ -317,7 +332,7 @@ def test_an_upload_interrupted_before_its_row_leaves_no_file(client_for, member,
     def fail(*args, **kwargs):
         raise ConnectionError("base de données perdue")
 
-    monkeypatch.setattr(services, "_record_upload", fail)
+    monkeypatch.setattr(document_services, "_record_upload", fail)
     with pytest.raises(ConnectionError):
         upload(client_for(member), value, ("bilan.pdf", PDF))
     assert not Document.objects.exists() and not Attachment.objects.exists()
@@ -353,7 +368,7 @@ def test_the_script_gets_the_block_alone_with_the_results(client_for, member, va
 
 
 def attach_url(value):
-    return reverse("documents:question_attach", args=[value.self_evaluation.public_id, value.indicator.code])
+    return reverse("evaluation:question_attach", args=[value.self_evaluation.public_id, value.indicator.code])
 
 
 def test_a_document_of_an_earlier_year_is_joined_without_a_second_copy(client_for, member, contract, value):
@@ -420,7 +435,8 @@ def test_nothing_can_be_joined_after_closure(client_for, member, contract, value
 
 def withdraw_url(value, document):
     return reverse(
-        "documents:question_withdraw", args=[value.self_evaluation.public_id, value.indicator.code, document.public_id]
+        "evaluation:question_withdraw",
+        args=[value.self_evaluation.public_id, value.indicator.code, document.public_id],
     )
 
 
