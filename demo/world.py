@@ -5,6 +5,11 @@ statut Signé, contact ARS Mourad ABED), whose self-evaluation is open. The refe
 manual's tree completed to 20 questions that the establishment must fill (so one saved answer
 shows 5 %), plus two questions answered by the Assurance Maladie (grey dots). A second EJ with its
 own user shows that EJ cannot see each other.
+
+The campaign evaluates last year (2025 when run in 2026); the identification data of the ET are those of
+that year, as the pré-campagne page asks them. CAQES TEST also has the year before (2024), over
+(« Définitive »): a few answers, comments and documents (`EARLIER_ANSWERS`), so that a question shows
+« Années précédentes », « Commentaire évalué N-1 » and documents of an earlier year, which are never withdrawn.
 """
 
 import datetime
@@ -12,6 +17,7 @@ from dataclasses import dataclass
 
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.utils import timezone
 
@@ -29,9 +35,10 @@ from contracts.models import (
     Membership,
     Region,
 )
-from evaluation.enums import FilledBy, ValueType
-from evaluation.models import Campaign, Node, Referential
-from evaluation.services import open_self_evaluation
+from evaluation.attachments import upload_to_question
+from evaluation.enums import FilledBy, SelfEvaluationState, ValueType
+from evaluation.models import Campaign, IndicatorValue, Node, Referential, SelfEvaluation
+from evaluation.services import open_self_evaluation, save_answer, transition
 
 
 DEMO_USER_EMAIL = "contact.et1.etablissement@test.fr"
@@ -170,6 +177,31 @@ TREE += [
 ]
 
 
+# CAQES TEST's earlier year: (code, answer as stored, comment, documents). {year} is that year.
+EARLIER_ANSWERS = [
+    (
+        "1.1.1.a",
+        "88",
+        "Audit de 40 ordonnances de sortie en novembre {year} : le RPPS manquait sur les ordonnances manuscrites.",
+        (),
+    ),
+    (
+        "2.1.1.a",
+        "1",
+        "Groupe de travail sur les anticoagulants oraux réuni le 14 mars {year}, plan d'actions validé en COMEDIMS.",
+        ("Compte rendu du groupe de travail {year}.pdf", "Plan d'actions anticoagulants {year}.pdf"),
+    ),
+    ("2.1.1.b", "0", "Actions reportées : le plan d'actions a été validé trop tard dans l'année.", ()),
+    (
+        "3.1.1.a",
+        "1",
+        "Cartographie mise à jour après la visite de certification.",
+        ("Cartographie des risques {year}.pdf",),
+    ),
+    ("3.1.3.b", "Niveau 1", "", ()),
+]
+
+
 @dataclass
 class DemoResult:
     demo_user: User
@@ -240,6 +272,117 @@ def _campaign(contract_type, referential, region, today) -> Campaign:
     if created:
         campaign.regions.add(region)
     return campaign
+
+
+CALENDAR_FIELDS = (
+    "precampaign_start",
+    "precampaign_end",
+    "self_assessment_start",
+    "self_assessment_deadline",
+    "report_date",
+    "contradictory_deadline",
+)
+
+
+def _a_year_before(day: datetime.date | None) -> datetime.date | None:
+    if day is None:
+        return None
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - 1, day=28)
+
+
+def _pdf(*lines: str) -> bytes:
+    """A one-page PDF showing `lines`: a small real document for the demo's questions."""
+
+    def text(line):
+        escaped = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+        return escaped.encode("cp1252", errors="replace")
+
+    content = b"BT /F1 14 Tf 72 770 Td 18 TL " + b" ".join(b"(" + text(line) + b") '" for line in lines) + b" ET"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 5 0 R >> >> "
+        b"/Contents 4 0 R >>",
+        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+    ]
+    pdf = b"%PDF-1.4\n"
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(pdf))
+        pdf += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(pdf)
+    pdf += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    pdf += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    pdf += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return pdf
+
+
+def _earlier_year(contract, campaign: Campaign, *, signataire, agent) -> SelfEvaluation:
+    """CAQES TEST's self-evaluation of the year before `campaign`, answered in part and over (« Définitive »).
+
+    Built once, through the services alone. They accept the establishment's writes only while the campaign's
+    calendar is open: the earlier campaign is written under the current campaign's calendar, closed and taken
+    through the ARS's phases, then given its own calendar, a year before the current one (a campaign's dates
+    are its configuration, not a state). The closure dates of the transitions are those of the seeding.
+    """
+    year = campaign.year - 1
+    own_calendar = {name: _a_year_before(getattr(campaign, name)) for name in CALENDAR_FIELDS}
+    earlier, created = Campaign.objects.get_or_create(
+        code=f"caqes-{year}-occitanie",
+        defaults={
+            "name": f"CAQES — évaluation de l'année {year}",
+            "contract_type": campaign.contract_type,
+            "year": year,
+            "referential": campaign.referential,
+            **own_calendar,
+        },
+    )
+    if created:
+        earlier.regions.set(campaign.regions.all())
+    existing = SelfEvaluation.objects.filter(contract=contract, campaign=earlier).first()
+    if existing is not None:
+        return existing
+
+    Campaign.objects.filter(pk=earlier.pk).update(**{name: getattr(campaign, name) for name in CALENDAR_FIELDS})
+    self_evaluation = open_self_evaluation(contract=contract, campaign=earlier)
+    questions = {
+        value.indicator.code: value
+        for value in IndicatorValue.objects.filter(
+            self_evaluation=self_evaluation, etablissement__isnull=True
+        ).select_related("indicator", "self_evaluation__campaign", "self_evaluation__contract__ej")
+    }
+    for code, answer, comment, documents in EARLIER_ANSWERS:
+        value = questions[code]
+        save_answer(
+            value,
+            acting_user=signataire,
+            expected_version=value.version,
+            answer={
+                "value": answer,
+                "not_applicable": False,
+                "not_applicable_reason": "",
+                "comment": comment.format(year=year),
+            },
+        )
+        for name in documents:
+            name = name.format(year=year)
+            content = _pdf(name.removesuffix(".pdf"), f"{contract.ej.name} - {contract.name} - {year}")
+            upload_to_question(
+                SimpleUploadedFile(name, content, content_type="application/pdf"), value=value, acting_user=signataire
+            )
+    self_evaluation = transition(self_evaluation, to_state=SelfEvaluationState.CLOTUREE, acting_user=signataire)
+    for state in (
+        SelfEvaluationState.EN_EVALUATION,
+        SelfEvaluationState.RAPPORT_ENVOYE,
+        SelfEvaluationState.DEFINITIVE,
+    ):
+        self_evaluation = transition(self_evaluation, to_state=state, acting_user=agent)
+    Campaign.objects.filter(pk=earlier.pk).update(**own_calendar)
+    return self_evaluation
 
 
 DEMO_EMAILS = frozenset({DEMO_USER_EMAIL, OTHER_USER_EMAIL, ARS_USER_EMAIL})
@@ -329,9 +472,10 @@ def seed_demo(*, password: str | None = None) -> DemoResult:
         )
     ]
     for site, beds in zip(grenoble_sites, (1450, 620), strict=True):
+        # The year the campaign evaluates: the pré-campagne page shows that year's data.
         IdentificationData.objects.get_or_create(
             etablissement=site,
-            year=today.year,
+            year=campaign.year,
             defaults={
                 "beds_medicine": beds // 2,
                 "beds_surgery": beds // 3,
@@ -380,6 +524,7 @@ def seed_demo(*, password: str | None = None) -> DemoResult:
             ]
         )
     open_self_evaluation(contract=caqes_test, campaign=campaign)
+    _earlier_year(caqes_test, campaign, signataire=demo_user, agent=ars_user)
 
     montpellier, _ = EntiteJuridique.objects.get_or_create(
         finess="340780477",

@@ -11,6 +11,7 @@ from django.utils.html import format_html
 
 from documents.models import Document
 from documents.perms import may_download
+from documents.validation import size_in_mo
 from ecars.admin import ReadOnlyMixin, RegionScopedAdmin, ScopedRelatedListFilter
 
 
@@ -21,7 +22,7 @@ class DocumentAdmin(ReadOnlyMixin, RegionScopedAdmin):
         "original_name",
         "ej",
         "contract",
-        "size",
+        "size_shown",
         "mime_type",
         "has_macros",
         "scan_status",
@@ -38,7 +39,7 @@ class DocumentAdmin(ReadOnlyMixin, RegionScopedAdmin):
         "ej",
         "contract",
         "storage_key",
-        "size",
+        "size_shown",
         "sha256",
         "mime_type",
         "has_macros",
@@ -46,7 +47,12 @@ class DocumentAdmin(ReadOnlyMixin, RegionScopedAdmin):
         ("uploaded_by", "uploaded_at"),
         "public_id",
     )
-    readonly_fields = ("download", "storage_key", "uploaded_at", "public_id")
+    readonly_fields = ("download", "storage_key", "size_shown", "uploaded_at", "public_id")
+
+    @admin.display(description="taille", ordering="size")
+    def size_shown(self, obj):
+        # In Mo, the unit of the « 20 Mo maximum » rule, as on every page.
+        return size_in_mo(obj.size)
 
     @admin.display(description="fichier")
     def download(self, obj):

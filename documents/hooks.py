@@ -14,6 +14,9 @@ from their AppConfig.ready():
   contacts when the document is infected.
 - `stored_files()`: other kinds of files kept in the documents storage, each an `integrity.Kind`, that
   `check_documents` checks like the documents themselves.
+- `contract_year(contract)`: the evaluated year the contract's files are named after (that of its latest
+  campaign), or None; « Récupérer tous les documents » of the contract names its ZIP with it
+  (documents/names.py).
 """
 
 from ecars.lib.hooks import Hook
@@ -23,3 +26,4 @@ contract_archive_entries = Hook("contract_archive_entries")
 contract_has_other_documents = Hook("contract_has_other_documents")
 document_contracts = Hook("document_contracts")
 stored_files = Hook("stored_files")
+contract_year = Hook("contract_year")

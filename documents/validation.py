@@ -28,7 +28,8 @@ import magic
 from PIL import Image
 
 
-MAX_SIZE = 20 * 1024 * 1024  # « 20 Mo maximum », stated in the UI
+MO = 1024 * 1024  # the « Mo » of the rule and of every size shown to users
+MAX_SIZE = 20 * MO  # « 20 Mo maximum », stated in the UI
 MAX_SIZE_LABEL = "20 Mo"
 # The manual's list, in its order: « txt, xls, xlsx, xlm, xlsm, doc, docx, pdf, ppt, pptx, zip, jpg, jpeg, tiff,
 # gif, odt, odp, ods, odf, dot, et dotx. Limité à 20 MO maximum. »
@@ -247,7 +248,7 @@ def validate_upload(uploaded_file) -> ValidatedUpload:
     shown = _shown(name)
     announced_size = getattr(uploaded_file, "size", None)
     if announced_size is not None and announced_size > MAX_SIZE:
-        raise _too_large(shown)
+        raise _too_large(shown, announced_size)
     if announced_size == 0:
         raise UploadRefused(shown, "c'est un fichier vide (0 octet)", "empty")
     try:
@@ -324,8 +325,22 @@ def clean_name(raw_name):
     return WINDOWS_FORBIDDEN_CHARACTERS.sub("_", name), extension
 
 
-def _too_large(name):
-    return UploadRefused(name, f"il dépasse {MAX_SIZE_LABEL} ({MAX_SIZE_LABEL} maximum par fichier)", "too_large")
+def size_in_mo(size: int) -> str:
+    """A size as users read it, in the unit of the « 20 Mo maximum » rule: « 1,2 Mo », « 0,1 Mo », « 20 Mo ».
+
+    Rounded up to a tenth, so that a file is never shown smaller than it is: one byte over the limit reads
+    « 20,1 Mo », never « 20 Mo », and a small file « 0,1 Mo », never « 0 Mo ».
+    """
+    tenths = -(-size * 10 // MO)  # ceiling, in integers
+    units, tenth = divmod(tenths, 10)
+    return f"{units} Mo" if tenth == 0 else f"{units},{tenth} Mo"
+
+
+def _too_large(name, size=None):
+    """Refused for its size; `size` (the bytes the browser sent, when known) is shown in Mo."""
+    if size is None:
+        return UploadRefused(name, f"il dépasse {MAX_SIZE_LABEL} ({MAX_SIZE_LABEL} maximum par fichier)", "too_large")
+    return UploadRefused(name, f"il fait {size_in_mo(size)} ({MAX_SIZE_LABEL} maximum par fichier)", "too_large")
 
 
 def _shown(name, length=80):

@@ -16,7 +16,6 @@ from django.db import transaction
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.text import slugify
 from django.views.decorators.http import require_POST, require_safe
 
 from contracts.models import Contract
@@ -24,6 +23,7 @@ from documents import hooks, services
 from documents.archive import CHUNK_SIZE
 from documents.http import upload_token, why_not, zip_response
 from documents.models import Document
+from documents.names import contract_file_name
 from documents.perms import may_add_contract_documents, may_download
 from documents.validation import UploadRefused
 from ecars.lib.http import protect_user_file, request_context
@@ -75,7 +75,7 @@ def contract_zip(request, contract):
     entries = [(f"Documents du contrat/{document.original_name}", document) for document in contract_documents]
     for more in hooks.contract_archive_entries.collect(contract):
         entries.extend(more)
-    filename = f"documents-contrat-{slugify(contract.code or contract.name)[:60] or 'contrat'}.zip"
+    filename = contract_file_name("documents", contract, hooks.contract_year.first(contract), extension="zip")
     return zip_response(entries, request.user, filename=filename)
 
 

@@ -13,8 +13,9 @@ from ecars.admin import PrivilegedAdminMixin, PrivilegedInlineMixin
 
 
 class AdminSite(admin.AdminSite):
-    site_header = "e-CARS — administration"
-    site_title = "e-CARS"
+    # The service's name as the manual's screens give it (« Extranet e-CARS »), as on the portal's header.
+    site_header = "Extranet e-CARS — administration"
+    site_title = "Extranet e-CARS"
     index_title = "Gestion des contrats et des campagnes"
 
     def has_permission(self, request):

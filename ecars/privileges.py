@@ -5,7 +5,8 @@ A power is a verb on a model, named by its label (`app_label.modelname`):
 - `view`, `add`, `change`, `delete`: the admin's pages of that model;
 - any other verb is an action, in the admin (an admin action declares it in `permissions=[…]`) or on
   the portal: `invite` (send an invitation or a temporary password), `reopen` (reopen a closed
-  self-evaluation), `decide` (grant or refuse an extension), `upload` (add a contract document).
+  self-evaluation), `decide` (grant or refuse an extension), `upload` (add a contract document), `open`
+  (open a contract's self-evaluation in its current campaign).
 
 Establishment users have no role: they reach their EJ through their memberships, never the admin.
 Every power of an agent holds in their own region only (`ecars.admin.scope_to_region`); the
@@ -70,9 +71,10 @@ PRIVILEGES: dict[str, dict[StaffRole, set[str]]] = {
     # Memberships: the admin's pages, and « Membres de l'EJ » on the portal (contracts.services).
     "contracts.membership": {NATIONAL: {"view", "add", "change", "delete"}, ARS: {"view", "add", "change", "delete"}},
     "contracts.contracttype": {NATIONAL: {"view", "add", "change"}, ARS: {"view"}, AM: {"view"}, OMEDIT: {"view"}},
+    # `open`: « Ouvrir l'auto-évaluation » of a contract in its current campaign (evaluation.admin).
     "contracts.contract": {
-        NATIONAL: {"view", "add", "change"},
-        ARS: {"view", "add", "change"},
+        NATIONAL: {"view", "add", "change", "open"},
+        ARS: {"view", "add", "change", "open"},
         AM: {"view"},
         OMEDIT: {"view"},
     },

@@ -6,7 +6,7 @@ contract's EJ. Self-evaluations, extension requests and values are view-only her
 through the services of `evaluation.services` and `evaluation.extensions`, which write the transition
 log, the value history and the audit trail. The admin reaches those services through actions with an
 intermediate form: « Rouvrir la saisie » on self-evaluations, « Accorder » and « Refuser » on extension
-requests.
+requests; and, without a form, « Ouvrir l'auto-évaluation » on contracts (whose admin is re-registered here).
 """
 
 from django import forms
@@ -16,11 +16,13 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from contracts.admin import ContractAdmin
+from contracts.models import Contract
 from documents.admin import DocumentAdmin
 from documents.models import Document
 from ecars.admin import ReadOnlyInline, ReadOnlyMixin, RegionScopedAdmin, ScopedRelatedListFilter, without_fields
 from ecars.lib.http import request_context
-from evaluation import extensions
+from evaluation import extensions, services
 from evaluation.enums import ExtensionStatus
 from evaluation.models import (
     Attachment,
@@ -711,6 +713,40 @@ class DocumentWithAttachmentsAdmin(DocumentAdmin):
 
 admin.site.unregister(Document)
 admin.site.register(Document, DocumentWithAttachmentsAdmin)
+
+
+# « Ouvrir l'auto-évaluation » on the contracts' admin, which `contracts` registers knowing nothing of
+# self-evaluations.
+
+
+class ContractWithSelfEvaluationAdmin(ContractAdmin):
+    actions = (*ContractAdmin.actions, "open_self_evaluations")
+
+    def has_open_permission(self, request):
+        return self.has_privilege(request, "open")
+
+    @admin.action(description="Ouvrir l'auto-évaluation", permissions=["open"])
+    def open_self_evaluations(self, request, queryset):
+        """Open each selected contract's self-evaluation in the current campaign of its type and region,
+        through the service a bulk opening uses; one message per contract. Each contract is opened in its
+        own transaction: a refusal or an error leaves it as it was, and the others go on."""
+        today = timezone.localdate()
+        context = request_context(request)
+        for contract in queryset.select_related("ej"):
+            label = f"{contract} ({contract.ej.finess} - {contract.ej.name})"
+            try:
+                opening = services.open_current_self_evaluation(
+                    contract, acting_user=request.user, context=context, today=today
+                )
+            except (services.OpeningRefused, PermissionDenied) as refusal:
+                self.message_user(request, f"{label} : auto-évaluation non ouverte. {refusal}", messages.ERROR)
+            else:
+                level = messages.SUCCESS if opening.changed else messages.INFO
+                self.message_user(request, f"{label} : {opening.message}", level)
+
+
+admin.site.unregister(Contract)
+admin.site.register(Contract, ContractWithSelfEvaluationAdmin)
 
 
 @admin.register(Attachment)

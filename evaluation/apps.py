@@ -24,3 +24,4 @@ class EvaluationConfig(AppConfig):
         documents_hooks.contract_has_other_documents.register(attachments.contract_has_question_documents)
         documents_hooks.document_contracts.register(attachments.document_question_contracts)
         documents_hooks.stored_files.register(receipts.stored_receipts)
+        documents_hooks.contract_year.register(attachments.contract_year)

@@ -2,7 +2,8 @@
 (registered in evaluation/apps.py): `contracts` knows nothing of self-evaluations.
 
 - `self_evaluation_blocks`: on the contract page, the state banner, the buttons, the receipt and the
-  closing countdown, then the campaign's calendar and the extension requests;
+  closing countdown, then the campaign's calendar and the extension requests; for agents, why the contract
+  has no self-evaluation in the campaign running today;
 - `current_states`: « Etat en cours » of contracts (the EJ page, the contract admin);
 - `precampaign_window`: the pré-campagne of a contract's current campaign (identification data).
 """
@@ -11,11 +12,12 @@ import datetime
 
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from contracts.hooks import Block, PrecampaignWindow
-from contracts.models import Contract
-from contracts.perms import role_in_ej
-from evaluation import extensions
+from contracts.perms import may, role_in_ej
+from ecars import privileges
+from evaluation import current_campaign, extensions
 from evaluation.enums import SelfEvaluationState
 from evaluation.models import SelfEvaluation
 from evaluation.perms import DEADLINE_WARNING_DAYS, abilities
@@ -34,8 +36,9 @@ def self_evaluation_blocks(request, contract) -> list[Block]:
     role = role_in_ej(request.user, contract.ej)
     can = abilities(self_evaluation, role=role, today=today)
     banner = Block("evaluation/_contract_banner.html", {"can": can, "self_evaluation": self_evaluation}, "header")
+    missing = _missing_self_evaluation_block(request.user, contract, self_evaluation, today)
     if self_evaluation is None:
-        return [banner]
+        return [banner, *missing]
     days_left = self_evaluation.days_left(today) if self_evaluation.is_open_on(today) else None
     receipt = self_evaluation.receipts.first() if self_evaluation.closed_at else None
     last_request = self_evaluation.extension_requests.first()
@@ -55,20 +58,76 @@ def self_evaluation_blocks(request, contract) -> list[Block]:
     }
     return [
         banner,
+        *missing,
         Block("evaluation/_contract_actions.html", actions, "actions"),
         Block("evaluation/_contract_calendar.html", calendar, "body"),
     ]
 
 
-def current_states(contracts) -> dict[int, str]:
-    """« Etat en cours » of each contract, in the manual's words: the state of the self-evaluation of its
-    latest campaign (contracts without one are left out). One query for the whole list."""
+def _missing_self_evaluation_block(user, contract, self_evaluation, today) -> list[Block]:
+    """For agents (staff roles) only: why the contract has no self-evaluation in the campaign running today,
+    or none at all, and how to open it. Establishment users see the page as it is."""
+    if privileges.role_of(user) is None:
+        return []
+    situation = current_campaign.situation_of(contract, today)
+    current = situation.current
+    if self_evaluation is not None and (
+        current is None
+        or self_evaluation.campaign_id == current.pk
+        or SelfEvaluation.objects.filter(contract=contract, campaign=current).exists()
+    ):
+        return []
+    may_open = may(user, "contracts.contract", "open", ej=contract.ej)
+    reason = current_campaign.missing_self_evaluation_reason(contract, situation, may_open=may_open)
+    return [Block("evaluation/_contract_opening.html", {"reason": reason, "may_open": may_open}, "actions")]
+
+
+def current_states(contracts, today: datetime.date | None = None) -> dict[int, str]:
+    """« Etat en cours » of each contract, from the self-evaluation of its latest campaign (contracts without
+    one are left out). One query for the whole list.
+
+    The manual's two words, as on the contract's banner, but for the contract rather than for one user:
+    « Auto-Evaluation » while the establishment may write (the state and the calendar, extension included:
+    `SelfEvaluation.is_open_on`, the rule of evaluation/perms.py), « Consultation » once it may not, with the
+    phase after it (« Consultation — clôturée »…). Before writing opens: « Pré-campagne ».
+    """
     ids = [contract.pk for contract in contracts]
     if not ids:
         return {}
-    current = SelfEvaluation.objects.filter(contract=OuterRef("pk")).latest_first().values("state")[:1]
-    rows = Contract.objects.filter(pk__in=ids).annotate(state=Subquery(current)).values_list("pk", "state")
-    return {pk: SelfEvaluationState(state).label for pk, state in rows if state is not None}
+    today = today or timezone.localdate()
+    # The latest self-evaluation of each contract (`latest_first`), with the campaign's calendar; a correlated
+    # subquery rather than DISTINCT ON, which the demo's SQLite lacks.
+    latest_of_its_contract = (
+        SelfEvaluation.objects.filter(contract_id=OuterRef("contract_id")).latest_first().values("pk")[:1]
+    )
+    latest = (
+        SelfEvaluation.objects.filter(contract_id__in=ids, pk=Subquery(latest_of_its_contract))
+        .select_related("campaign")
+        .only(
+            "contract_id",
+            "state",
+            "extended_until",
+            "campaign__self_assessment_start",
+            "campaign__self_assessment_deadline",
+        )
+    )
+    return {self_evaluation.contract_id: state_label(self_evaluation, today) for self_evaluation in latest}
+
+
+def state_label(self_evaluation: SelfEvaluation, today: datetime.date) -> str:
+    """« Etat en cours » of one self-evaluation (its campaign loaded) on `today`."""
+    if self_evaluation.is_open_on(today):
+        return "Auto-Evaluation"
+    state = self_evaluation.state
+    if state == SelfEvaluationState.PRE_CAMPAGNE:
+        return SelfEvaluationState.PRE_CAMPAGNE.label
+    if state == SelfEvaluationState.AUTO_EVALUATION:
+        start = self_evaluation.campaign.self_assessment_start
+        if today < start:
+            return f"Consultation — saisie à partir du {date_format(start, 'j F Y')}"
+        return "Consultation — date limite passée"
+    label = SelfEvaluationState(state).label
+    return f"Consultation — {label[0].lower()}{label[1:]}"
 
 
 def precampaign_window(contract, today: datetime.date) -> PrecampaignWindow | None:

@@ -4,7 +4,11 @@ history, the workbook's preview, the e-mails.
 - `question_label`: « code - libellé », with « — FINESS - nom » for a question answered per ET;
 - `question_url`: the question's page, its form under the tree;
 - `answer_shown`: « Réalisé » as users read it (« Non concerné » included);
-- `FIELD_LABELS` and `field_change`: an answer's fields and one change of one of them, as users read them.
+- `value_type_shown`: « Type de réponse », the unit said once (« taux (%) », « nombre (patients) »);
+- `comment_label`: the establishment's comment is « Commentaire évalué <année évaluée> » (MANUAL.md §3), and
+  the previous campaign's one « Commentaire évalué N-1 » (`PREVIOUS_COMMENT_LABEL`);
+- `FIELD_LABELS`, `field_label` and `field_change`: an answer's fields and one change of one of them, as users
+  read them.
 """
 
 from dataclasses import dataclass
@@ -15,15 +19,48 @@ from django.utils.http import RFC3986_SUBDELIMS
 
 from ecars.lib.display import show
 from evaluation import values
+from evaluation.enums import ValueType
 
 
-# The fields of an answer that users write (evaluation.services.ANSWER_FIELDS), with their labels.
+# The manual's words: the establishment comments on the year evaluated (« Commentaire évalué 2022 »), and
+# reads under it what it wrote the year before.
+COMMENT_LABEL = "Commentaire évalué {year}"
+PREVIOUS_COMMENT_LABEL = "Commentaire évalué N-1"
+
+# The fields of an answer that users write (evaluation.services.ANSWER_FIELDS), with their labels ({year}: the
+# campaign's evaluated year).
 FIELD_LABELS = {
     "value": "Réalisé",
     "not_applicable": "Non concerné",
     "not_applicable_reason": "Justification",
-    "comment": "Commentaire",
+    "comment": COMMENT_LABEL,
 }
+
+# The unit a value type's label already says (« taux (%) »): an indicator's own unit replaces it, never
+# repeats it.
+_TYPE_UNITS = {ValueType.TAUX: "%"}
+
+
+def comment_label(year: int) -> str:
+    """« Commentaire évalué 2025 »: the establishment's comment on the campaign's evaluated year."""
+    return COMMENT_LABEL.format(year=year)
+
+
+def field_label(name: str, year: int) -> str:
+    """The label of an answer's field in a self-evaluation of the evaluated `year`."""
+    return FIELD_LABELS.get(name, name).format(year=year)
+
+
+def value_type_shown(indicator) -> str:
+    """« Type de réponse » of an indicator, its unit said once: « taux (%) », « nombre (patients) », « oui/non »."""
+    value_type = ValueType(indicator.value_type)
+    label = value_type.label
+    unit = (indicator.unit or "").strip()
+    own_unit = _TYPE_UNITS.get(value_type)
+    if own_unit:
+        label = label.removesuffix(f" ({own_unit})")
+        unit = unit or own_unit
+    return f"{label} ({unit})" if unit else label
 
 
 def question_label(indicator, etablissement=None) -> str:
@@ -72,8 +109,7 @@ def show_field(name: str, raw, value_type: str) -> str:
     return show(raw)
 
 
-def field_change(name: str, old, new, value_type: str) -> FieldChange:
-    """The change of one field of an answer, from `old` to `new` (stored values), as users read it."""
-    return FieldChange(
-        FIELD_LABELS.get(name, name), show_field(name, old, value_type), show_field(name, new, value_type)
-    )
+def field_change(name: str, old, new, value_type: str, *, year: int) -> FieldChange:
+    """The change of one field of an answer, from `old` to `new` (stored values), as users read it, in a
+    self-evaluation of the evaluated `year`."""
+    return FieldChange(field_label(name, year), show_field(name, old, value_type), show_field(name, new, value_type))

@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 
 from contracts.models import Membership
 from evaluation import values
+from evaluation.display import comment_label
 from evaluation.enums import AssignmentScope, ValueType
 from evaluation.models import IndicatorValue
 from evaluation.perms import WRITER_ROLES
@@ -19,14 +20,16 @@ class AnswerForm(forms.Form):
     not_applicable_reason = forms.CharField(
         label="Justification de « Non concerné »", required=False, max_length=2000, widget=forms.Textarea
     )
-    comment = forms.CharField(
-        label="Commentaire de l'établissement", required=False, max_length=values.MAX_TEXT, widget=forms.Textarea
-    )
+    # Labelled with the evaluated year once the form knows it (« Commentaire évalué 2025 », MANUAL.md §3).
+    comment = forms.CharField(label="Commentaire", required=False, max_length=values.MAX_TEXT, widget=forms.Textarea)
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 
-    def __init__(self, *args, indicator, **kwargs):
+    def __init__(self, *args, indicator, year: int | None = None, **kwargs):
         self.indicator = indicator
         super().__init__(*args, **kwargs)
+        if year is not None:
+            self.fields["comment"].label = comment_label(year)
+            self.fields["comment"].help_text = f"Le commentaire de votre établissement sur l'année évaluée, {year}."
 
     @classmethod
     def for_value(cls, value: IndicatorValue, data=None):
@@ -37,7 +40,7 @@ class AnswerForm(forms.Form):
             "comment": value.comment,
             "version": value.version,
         }
-        return cls(data=data, initial=initial, indicator=value.indicator)
+        return cls(data=data, initial=initial, indicator=value.indicator, year=value.self_evaluation.campaign.year)
 
     def clean_value(self):
         return values.to_canonical(

@@ -25,9 +25,9 @@ import zoneinfo
 
 from django.template.loader import render_to_string
 from django.utils import timezone
-from django.utils.text import slugify
 
 from documents.integrity import Kind
+from documents.names import contract_file_name
 from evaluation import values
 from evaluation.enums import FilledBy
 from evaluation.models import ClosureReceipt, IndicatorValue, SelfEvaluation
@@ -128,9 +128,11 @@ def render_receipt_pdf(self_evaluation: SelfEvaluation, *, closed_by, closed_at,
 
 
 def receipt_filename(self_evaluation: SelfEvaluation) -> str:
-    """« attestation-cloture-<contract code>-<evaluated year>.pdf »."""
-    code = slugify(f"{self_evaluation.contract.code}-{self_evaluation.campaign.year}") or "contrat"
-    return f"attestation-cloture-{code}.pdf"
+    """« attestation-cloture-<FINESS of the EJ>-<contract's name>-<evaluated year>.pdf » (documents/names.py):
+    the name of the download and of the e-mail's attachment (the stored file has a random key)."""
+    return contract_file_name(
+        "attestation-cloture", self_evaluation.contract, self_evaluation.campaign.year, extension="pdf"
+    )
 
 
 # The receipts are kept in the documents storage: `check_documents` checks them with the documents

@@ -6,14 +6,21 @@ by `evaluation.perms.Abilities`, computed on the locked self-evaluation. A refus
 `record_refused_write`, once the refused transaction is rolled back, so that the row stays.
 """
 
+from dataclasses import dataclass
+
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from audit.enums import EventType
 from audit.services import record_event
+from contracts.enums import ContractStatus
+from contracts.models import Contract
+from contracts.perms import may
 from ecars.lib.http import RequestContext
+from evaluation import current_campaign
 from evaluation.display import question_label
 from evaluation.enums import AnswerLevel, AssignmentScope
 from evaluation.enums import SelfEvaluationState as State
@@ -143,6 +150,105 @@ def open_self_evaluation(*, contract, campaign: Campaign, acting_user=None, cont
     return self_evaluation
 
 
+class OpeningRefused(Exception):
+    """« Ouvrir l'auto-évaluation » is not possible for this contract now; the message says why."""
+
+
+@dataclass(frozen=True)
+class Opening:
+    """What « Ouvrir l'auto-évaluation » did for one contract: `changed` is False when it was already done."""
+
+    self_evaluation: SelfEvaluation
+    changed: bool
+    message: str
+
+
+NOT_ALLOWED_TO_OPEN = (
+    "Seuls les agents ARS de la région de l'entité juridique ouvrent les auto-évaluations de ses contrats."
+)
+
+
+@transaction.atomic
+def open_current_self_evaluation(
+    contract, *, acting_user, context: RequestContext | None = None, today=None
+) -> Opening:
+    """« Ouvrir l'auto-évaluation » of one contract in its current campaign (evaluation/current_campaign.py),
+    by an agent who holds `open` on contracts in the EJ's region.
+
+    During the campaign's pré-campagne the self-evaluation is created in « Pré-campagne » (the establishment
+    validates its identification data, and does not write yet); once the auto-évaluation has opened it is
+    created if needed and put in « Auto-Evaluation » by `open_self_evaluation`, what a bulk opening of the
+    campaign calls for each contract. Idempotent. The contract row is locked, so that two openings of one
+    contract queue up instead of both creating. OpeningRefused: nothing was written, the message says why.
+    """
+    today = today or timezone.localdate()
+    locked = (
+        Contract.objects.select_for_update(of=("self",))
+        .select_related("ej__region", "contract_type")
+        .get(pk=contract.pk)
+    )
+    if not may(acting_user, "contracts.contract", "open", ej=locked.ej):
+        raise PermissionDenied(NOT_ALLOWED_TO_OPEN)
+    if locked.status != ContractStatus.SIGNE:
+        raise OpeningRefused(
+            f"Le contrat n'est pas signé (statut « {locked.get_status_display()} ») : seuls les contrats signés "
+            "sont évalués."
+        )
+    situation = current_campaign.situation_of(locked, today)
+    campaign = situation.current
+    if campaign is None:
+        raise OpeningRefused(situation.no_current_reason())
+    name = f"la campagne « {campaign.name} »"
+    opening_day = f"{campaign.self_assessment_start:%d/%m/%Y}"
+    existing = SelfEvaluation.objects.filter(contract=locked, campaign=campaign).select_related("campaign").first()
+    if existing is None and not locked.etablissements.exists() and _asks_each_etablissement(campaign, locked):
+        # The questions asked of each ET would have no line, and adding the ET later would not give them one.
+        raise OpeningRefused(
+            f"Aucun établissement n'est rattaché au contrat, alors que {name} pose des questions par "
+            "établissement : rattachez-lui ses établissements, puis ouvrez l'auto-évaluation."
+        )
+    if current_campaign.in_precampaign(campaign, today):
+        if existing is not None:
+            return Opening(
+                existing,
+                False,
+                f"Auto-évaluation déjà créée dans {name} (état « {existing.get_state_display()} ») : rien n'a changé.",
+            )
+        created = create_self_evaluation(contract=locked, campaign=campaign)
+        record_event(
+            EventType.STATE_CHANGED,
+            actor=acting_user,
+            ej=locked.ej,
+            target=created,
+            data={"from": "", "to": State.PRE_CAMPAGNE, "reason": "", "campaign": campaign.code},
+            context=context,
+        )
+        return Opening(
+            created,
+            True,
+            f"Auto-évaluation créée dans {name}, à l'état « Pré-campagne » : la saisie ne s'ouvre que le "
+            f"{opening_day}. Ce jour-là, relancez « Ouvrir l'auto-évaluation » pour ce contrat.",
+        )
+    if existing is not None and existing.state != State.PRE_CAMPAGNE:
+        return Opening(
+            existing,
+            False,
+            f"Auto-évaluation déjà ouverte dans {name} (état « {existing.get_state_display()} ») : rien n'a changé.",
+        )
+    opened = open_self_evaluation(contract=locked, campaign=campaign, acting_user=acting_user, context=context)
+    opened.campaign = campaign
+    return Opening(
+        opened,
+        True,
+        f"Auto-évaluation ouverte dans {name} : l'établissement peut saisir jusqu'au {opened.deadline:%d/%m/%Y}.",
+    )
+
+
+def _asks_each_etablissement(campaign: Campaign, contract) -> bool:
+    indicators = Node.objects.indicators().filter(referential_id=campaign.referential_id)
+    return indicators.for_region(contract.ej.region_id).filter(answer_level=AnswerLevel.ET).exists()
+
+
 class ClosureRefused(Exception):
     """« Clore la saisie » is not possible now; the message says why."""
 
@@ -268,6 +374,17 @@ class WriteRefused(Exception):
     not theirs to answer."""
 
 
+# Who answers the questions the establishment does not (`FilledBy`), as the refusals name them.
+_FILLED_BY_WHOM = {"ars": "l'ARS", "am": "l'Assurance Maladie", "omedit": "l'OMEDIT"}
+
+
+def filled_elsewhere(indicator: Node) -> str:
+    """« Cette question est renseignée par l'ARS, non par l'établissement »: the start of the refusals of a
+    write on a question that `Abilities.edit` keeps from the establishment (a grey dot)."""
+    whom = _FILLED_BY_WHOM.get(indicator.filled_by, indicator.get_filled_by_display())
+    return f"Cette question est renseignée par {whom}, non par l'établissement"
+
+
 class VersionConflict(Exception):
     """Someone saved the question since this user opened it; `current` is what is stored now."""
 
@@ -324,6 +441,15 @@ def lock_for_writing(self_evaluation_id: int, *, acting_user) -> SelfEvaluation:
     lands before the closure (and is in its receipt) or sees the closed state and is refused.
     """
     return _lock_for_writing(self_evaluation_id, acting_user=acting_user)[0]
+
+
+def lock_for_editing(value: IndicatorValue, *, acting_user, refusal: str) -> SelfEvaluation:
+    """`lock_for_writing`, and the question's own rule (`Abilities.edit`): WriteRefused with `refusal` after
+    `filled_elsewhere(…)` when the establishment does not answer `value` (its indicator loaded)."""
+    locked, can = _lock_for_writing(value.self_evaluation_id, acting_user=acting_user)
+    if not can.edit(value):
+        raise WriteRefused(f"{filled_elsewhere(value.indicator)} : {refusal}")
+    return locked
 
 
 def save_answer(
@@ -399,7 +525,6 @@ def _in_scope(self_evaluation: SelfEvaluation, values: list, scope: str) -> list
     )
 
 
-@transaction.atomic
 def assign_questions(
     values: list,
     *,
@@ -411,8 +536,30 @@ def assign_questions(
     """« Confier » questions to a colleague of the EJ (or to nobody), by a signataire, while writing is open:
     `values`, or with `scope` « objectif » every question of their objectives.
 
-    The colleague is told by e-mail which questions are now theirs.
+    Only the questions the establishment answers are confided (`Abilities.edit`): one of `values` that it does
+    not answer refuses the whole request (WriteRefused, audited, nothing assigned), while the other questions
+    of an objective (filled by the ARS, the AM or the OMEDIT) are left out of it. Returns how many questions
+    were confided. The colleague is told by e-mail which questions are now theirs.
     """
+    try:
+        return _assign_questions(values, assignee=assignee, acting_user=acting_user, scope=scope, context=context)
+    except WriteRefused as refusal:
+        codes = [value.indicator.code for value in values]
+        data = {"action": "assign", "scope": scope, "codes": codes, "reason": str(refusal)}
+        if len(values) == 1:
+            data["code"] = codes[0]
+        record_refused_write(
+            values[0].self_evaluation,
+            acting_user=acting_user,
+            target=values[0] if len(values) == 1 else values[0].self_evaluation,
+            data=data,
+            context=context,
+        )
+        raise
+
+
+@transaction.atomic
+def _assign_questions(values: list, *, assignee, acting_user, scope: str, context) -> int:
     from ecars.emails import send_templated_email
 
     if not values:
@@ -420,7 +567,11 @@ def assign_questions(
     locked, can = _lock_for_writing(values[0].self_evaluation_id, acting_user=acting_user)
     if not can.assign:
         raise WriteRefused("Seul un signataire peut confier des questions.")
-    values = _in_scope(locked, values, scope)
+    refused = next((value for value in values if not can.edit(value)), None)
+    if refused is not None:
+        raise WriteRefused(f"{filled_elsewhere(refused.indicator)} : elle ne peut pas être confiée à un collègue.")
+    # An objective may mix questions: those that others answer stay out of the colleague's list.
+    values = [value for value in _in_scope(locked, values, scope) if can.edit(value)]
     updated = IndicatorValue.objects.filter(pk__in=[value.pk for value in values]).update(assigned_to=assignee)
     record_event(
         EventType.QUESTIONS_ASSIGNED,

@@ -2,11 +2,12 @@
 
 Export: one sheet « Auto-évaluation », a header row, then one row per question the establishment fills
 (ET-level questions: one row per ET). Users edit « Réalisé », « Non concerné », « Justification » and
-« Commentaire »; the other cells are locked and greyed, the sheet protected without password (a hint, not
-a security measure). A hidden column holds each answer's version at export time; a very hidden sheet holds
-the self-evaluation's public id and what each editable cell held at export, keyed by (code, FINESS), so that
-rows are identified by their key, never by their order, and a row the user did not touch is never applied
-over someone else's later change. Every text cell is written as a string (never a formula) with Excel's
+« Commentaire évalué <année évaluée> », the page's words; the other cells, « Commentaire évalué N-1 » (the
+previous campaign's comment, read in one query) included, are locked and greyed, the sheet protected without
+password (a hint, not a security measure). A hidden column holds each answer's version at export time; a very
+hidden sheet holds the self-evaluation's public id and what each editable cell held at export, keyed by (code,
+FINESS), so that rows are identified by their key, never by their order, and a row the user did not touch is
+never applied over someone else's later change. Every text cell is written as a string (never a formula) with Excel's
 quote prefix when it starts like a formula (SECURITY.md D4).
 
 Import (SECURITY.md E1–E4): the upload is refused unless it is a `.xlsx` of at most 5 Mo whose ZIP central
@@ -30,16 +31,24 @@ from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.text import slugify
 from openpyxl import Workbook, load_workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill, Protection
 from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from documents.names import contract_file_name
 from ecars.lib.http import RequestContext
 from evaluation import services, values
-from evaluation.display import FIELD_LABELS, FieldChange, field_change, question_label
+from evaluation.display import (
+    COMMENT_LABEL,
+    FIELD_LABELS,
+    PREVIOUS_COMMENT_LABEL,
+    FieldChange,
+    field_change,
+    question_label,
+)
+from evaluation.earlier import previous_comments
 from evaluation.enums import ValueType
 from evaluation.forms import AnswerForm
 from evaluation.models import IndicatorValue, SelfEvaluation
@@ -67,7 +76,8 @@ class UploadLimits:
     MAX_HEADER_COLUMNS = 30
 
 
-# The columns of the sheet, in order. `key` is the internal name, `title` the header users see.
+# The columns of the sheet, in order. `key` is the internal name, `title` the header users see ({year}: the
+# campaign's evaluated year, `column_titles`).
 @dataclass(frozen=True)
 class Column:
     key: str
@@ -89,10 +99,10 @@ COLUMNS = (
     Column("value", "Réalisé", 18, editable=True),
     Column("not_applicable", "Non concerné", 14, editable=True),
     Column("not_applicable_reason", "Justification", 40, editable=True, wrap=True),
-    Column("comment", "Commentaire", 50, editable=True, wrap=True),
+    Column("comment", COMMENT_LABEL, 50, editable=True, wrap=True),
+    Column("previous_comment", PREVIOUS_COMMENT_LABEL, 50, wrap=True),
     Column("version", "Version", 10, hidden=True),
 )
-TITLES = {column.key: column.title for column in COLUMNS}
 EDITABLE = tuple(column.key for column in COLUMNS if column.editable)
 # Columns an import cannot do without (the informative ones may be missing or moved).
 REQUIRED_COLUMNS = ("code", "finess", *EDITABLE, "version")
@@ -115,9 +125,17 @@ def establishment_questions(self_evaluation: SelfEvaluation):
     return [q for q in tree.questions if q.node.is_indicator and q.node.is_filled_by_establishment]
 
 
+def column_titles(year: int) -> dict[str, str]:
+    """The headers of the sheet of a self-evaluation of the evaluated `year`, by column key: those of the
+    question page (« Commentaire évalué 2025 », « Commentaire évalué N-1 »)."""
+    return {column.key: column.title.format(year=year) for column in COLUMNS}
+
+
 def filename(self_evaluation: SelfEvaluation) -> str:
-    contract = slugify(self_evaluation.contract.name) or "contrat"
-    return f"auto-evaluation-{contract}-{self_evaluation.campaign.year}.xlsx"
+    """« auto-evaluation-<FINESS of the EJ>-<contract's name>-<evaluated year>.xlsx » (documents/names.py)."""
+    return contract_file_name(
+        "auto-evaluation", self_evaluation.contract, self_evaluation.campaign.year, extension="xlsx"
+    )
 
 
 def safe_text(text) -> str:
@@ -160,6 +178,8 @@ def export_workbook(self_evaluation: SelfEvaluation, *, can: Abilities) -> bytes
     """The workbook of a self-evaluation for a user of abilities `can`: the answers they may not edit now
     (`Abilities.edit`: reader, closed…) have every cell locked."""
     questions = establishment_questions(self_evaluation)
+    previous = previous_comments(self_evaluation)
+    titles = column_titles(self_evaluation.campaign.year)
     workbook = Workbook()
     workbook.properties.creator = "e-CARS"
     workbook.properties.title = safe_text(f"Auto-évaluation — {self_evaluation.contract.name}")
@@ -171,7 +191,7 @@ def export_workbook(self_evaluation: SelfEvaluation, *, can: Abilities) -> bytes
     technical.sheet_state = "veryHidden"
 
     for index, column in enumerate(COLUMNS, start=1):
-        cell = write_text(sheet, 1, index, column.title)
+        cell = write_text(sheet, 1, index, titles[column.key])
         cell.font, cell.fill = _HEADER_FONT, _HEADER_FILL
         cell.alignment = Alignment(wrap_text=True, vertical="center")
         letter = get_column_letter(index)
@@ -196,7 +216,7 @@ def export_workbook(self_evaluation: SelfEvaluation, *, can: Abilities) -> bytes
     write_text(technical, 3, 2, timezone.now().isoformat(timespec="seconds"))
     technical_columns = ("code", "finess", *EDITABLE)
     for index, key in enumerate(technical_columns, start=1):
-        write_text(technical, 4, index, TITLES[key])
+        write_text(technical, 4, index, titles[key])
 
     for row, question in enumerate(questions, start=2):
         node, value = question.node, question.value
@@ -210,6 +230,7 @@ def export_workbook(self_evaluation: SelfEvaluation, *, can: Abilities) -> bytes
             "choices": " ; ".join(node.choices or ()) if node.value_type == ValueType.LISTE else "",
             "target": values.display(node.value_type, value.target),
             **exported_cells(question),
+            "previous_comment": previous.get((node.code, value.etablissement_id), ""),
         }
         for key, text in cells.items():
             cell = write_text(sheet, row, position[key], text)
@@ -252,7 +273,7 @@ def export_workbook(self_evaluation: SelfEvaluation, *, can: Abilities) -> bytes
         if validation.sqref:
             sheet.add_data_validation(validation)
     sheet.freeze_panes = "C2"
-    last_visible = get_column_letter(position["comment"])
+    last_visible = get_column_letter(max(position[column.key] for column in COLUMNS if not column.hidden))
     sheet.auto_filter.ref = f"A1:{last_visible}{max(len(questions) + 1, 1)}"
     # Protected without password: a hint of what to edit, not a security measure.
     sheet.protection.sheet = True
@@ -395,7 +416,13 @@ def _header_key(text: str) -> str:
     return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).casefold().split())
 
 
-_HEADERS = {_header_key(column.title): column.key for column in COLUMNS}
+# Workbooks downloaded before the comment column was named after the evaluated year are read all the same.
+_FORMER_HEADERS = {_header_key("Commentaire"): "comment"}
+
+
+def _header_keys(titles: dict[str, str]) -> dict[str, str]:
+    """The column key of each header this sheet may have, normalised (`_header_key`)."""
+    return {**_FORMER_HEADERS, **{_header_key(title): key for key, title in titles.items()}}
 
 
 def _number_text(number, number_format: str | None) -> str:
@@ -546,14 +573,16 @@ def conflict_message(question_label: str, current) -> str:
     )
 
 
-def _identify(number: int, cells: dict, questions: dict, seen: dict) -> tuple[tuple[str, str], list[RowError]]:
+def _identify(
+    number: int, cells: dict, questions: dict, seen: dict, titles: dict[str, str]
+) -> tuple[tuple[str, str], list[RowError]]:
     """The row's key (code, FINESS), or the errors that make it unusable (formula, unknown, duplicate)."""
     errors = [
-        RowError(number, TITLES[key], "Formule refusée : saisissez une valeur, pas une formule.")
+        RowError(number, titles[key], "Formule refusée : saisissez une valeur, pas une formule.")
         for key, cell in cells.items()
         if cell.formula
     ] + [
-        RowError(number, TITLES[key], f"Cellule en erreur ({cell.text}) : saisissez une valeur.")
+        RowError(number, titles[key], f"Cellule en erreur ({cell.text}) : saisissez une valeur.")
         for key, cell in cells.items()
         if cell.error
     ]
@@ -565,26 +594,29 @@ def _identify(number: int, cells: dict, questions: dict, seen: dict) -> tuple[tu
         return key, errors
     if key not in questions:
         codes = {known for known, _ in questions}
-        column = TITLES["code"]
+        column = titles["code"]
         if not code:
             message = "Code de question manquant."
         elif code not in codes:
             message = f"Code « {code} » inconnu : cette question n'est pas à renseigner dans cette auto-évaluation."
         elif finess:
-            column = TITLES["finess"]
+            column = titles["finess"]
             message = f"La question {code} n'est pas à renseigner pour l'établissement « {finess} »."
         else:
-            column = TITLES["finess"]
+            column = titles["finess"]
             message = f"La question {code} se renseigne par établissement : la colonne Établissement est vide."
         return key, [RowError(number, column, message)]
     if key in seen:
         message = f"Ligne en double : la question {code} figure déjà ligne {seen[key]}."
-        return key, [RowError(number, TITLES["code"], message)]
+        return key, [RowError(number, titles["code"], message)]
     return key, []
 
 
-def _row_change(number: int, cells: dict, question, original: dict | None) -> "RowChange | list[RowError]":
-    """What a row changes, validated by the question form; [] when it changes nothing."""
+def _row_change(
+    number: int, cells: dict, question, original: dict | None, *, titles: dict[str, str], year: int
+) -> "RowChange | list[RowError]":
+    """What a row changes, validated by the question form; [] when it changes nothing. `titles`: the sheet's
+    headers (`column_titles`) of the evaluated `year`."""
     raw = {name: cells[name].text for name in EDITABLE}
     if original is not None and all(_same_text(raw[name], original[name]) for name in EDITABLE):
         return []  # untouched since the export
@@ -594,11 +626,11 @@ def _row_change(number: int, cells: dict, question, original: dict | None) -> "R
         message = (
             "Version manquante ou illisible : ne modifiez pas la colonne Version, téléchargez un nouveau classeur."
         )
-        return [RowError(number, TITLES["version"], message)]
+        return [RowError(number, titles["version"], message)]
     version = int(version_text)
     not_applicable = _not_applicable(raw["not_applicable"])
     if not_applicable is None:
-        return [RowError(number, TITLES["not_applicable"], "Saisissez OUI ou NON.")]
+        return [RowError(number, titles["not_applicable"], "Saisissez OUI ou NON.")]
     answer_text = raw["value"]
     if node.value_type == ValueType.OUI_NON:
         answer_text = _yes_no_answer(answer_text)
@@ -614,7 +646,7 @@ def _row_change(number: int, cells: dict, question, original: dict | None) -> "R
     )
     if not form.is_valid():
         return [
-            RowError(number, TITLES.get(name, ""), message)
+            RowError(number, titles.get(name, ""), message)
             for name, messages in form.errors.items()
             for message in messages
         ]
@@ -623,7 +655,7 @@ def _row_change(number: int, cells: dict, question, original: dict | None) -> "R
         if _same_text(answer[name], getattr(current, name)):
             answer[name] = getattr(current, name)  # the same text: keep it as stored
     fields = [
-        field_change(name, getattr(current, name), answer[name], node.value_type)
+        field_change(name, getattr(current, name), answer[name], node.value_type, year=year)
         for name in FIELD_LABELS
         if getattr(current, name) != answer[name]
     ]
@@ -631,7 +663,7 @@ def _row_change(number: int, cells: dict, question, original: dict | None) -> "R
         return []  # the answer is already stored
     label = question_label(node, current.etablissement)
     if current.version != version:
-        return [RowError(number, TITLES["version"], conflict_message(label, current))]
+        return [RowError(number, titles["version"], conflict_message(label, current))]
     return RowChange(row=number, value_id=current.pk, version=version, answer=answer, question=label, fields=fields)
 
 
@@ -649,13 +681,16 @@ def parse_workbook(data: bytes, self_evaluation: SelfEvaluation) -> ImportResult
     if not main_rows:
         raise WorkbookRefused(f"La feuille « {SHEET_TITLE} » est vide.")
 
+    year = self_evaluation.campaign.year
+    titles = column_titles(year)
+    headers = _header_keys(titles)
     header = main_rows[0]
     position: dict[str, int] = {}
     for index, cell in enumerate(header):
-        key = _HEADERS.get(_header_key(_cell_text(cell).text))
+        key = headers.get(_header_key(_cell_text(cell).text))
         if key and key not in position:
             position[key] = index
-    missing = [TITLES[key] for key in REQUIRED_COLUMNS if key not in position]
+    missing = [titles[key] for key in REQUIRED_COLUMNS if key not in position]
     for title in missing:
         errors.append(RowError(1, title, f"La colonne « {title} » est introuvable dans la ligne d'en-tête."))
     if missing:
@@ -675,12 +710,12 @@ def parse_workbook(data: bytes, self_evaluation: SelfEvaluation) -> ImportResult
         if data_rows > UploadLimits.MAX_DATA_ROWS:
             errors.append(RowError(number, "", f"Trop de lignes : {UploadLimits.MAX_DATA_ROWS} au plus."))
             break
-        key, row_errors = _identify(number, cells, questions, seen)
+        key, row_errors = _identify(number, cells, questions, seen, titles)
         if row_errors:
             errors.extend(row_errors)
             continue
         seen[key] = number
-        outcome = _row_change(number, cells, questions[key], exported.get(key))
+        outcome = _row_change(number, cells, questions[key], exported.get(key), titles=titles, year=year)
         if isinstance(outcome, RowChange):
             changes.append(outcome)
         else:

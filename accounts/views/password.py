@@ -16,7 +16,7 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_http_methods, require_safe
 
 from accounts import services
-from accounts.forms import NewPasswordForm
+from accounts.forms import NewPasswordForm, ResetPasswordForm
 from accounts.reset_code import ResetCodeProcess
 from ecars.lib.http import request_context
 
@@ -41,8 +41,16 @@ def renew_password(request):
     return render(request, "accounts/renew_password.html", {"form": form})
 
 
+def address_form(email: str) -> ResetPasswordForm:
+    """The address of the renewal, in an editable field, as on the manual's screens of step 2: with « Modifier
+    l'adresse e-mail » it is sent to screen 1's view (`account_reset_password`), which sends a code to the new
+    address exactly as it sent the first one: same rate limits, same work whether it has an account or not."""
+    return ResetPasswordForm(initial={"email": email})
+
+
 class ConfirmResetCodeView(ConfirmPasswordResetCodeView):
-    """Screen 2: « Vérifier le code », « Envoyer un nouveau code », « Modifier l'adresse e-mail ».
+    """Screen 2: the address (editable), the code, « Vérifier le code », « Envoyer un nouveau code »,
+    « Modifier l'adresse e-mail ».
 
     The process is ours (accounts.reset_code): the account is only known once the right code is typed.
     """
@@ -63,6 +71,11 @@ class ConfirmResetCodeView(ConfirmPasswordResetCodeView):
         if "resend" in request.POST:
             return self.resend()
         return super().post(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["address_form"] = address_form(self._process.state["email"])
+        return context
 
     def resend(self):
         """A fresh code (and fresh tries and delay); counted in the same rate limit as a first request."""
@@ -103,4 +116,7 @@ def reset_code_verified(request):
     process = PasswordResetVerificationProcess.resume(request)
     if not process or not process.state.get("code_confirmed"):
         return redirect("account_reset_password")
-    return render(request, "account/password_reset_code_verified.html", {"email": process.state["email"]})
+    email = process.state["email"]
+    return render(
+        request, "account/password_reset_code_verified.html", {"email": email, "address_form": address_form(email)}
+    )

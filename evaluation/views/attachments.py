@@ -6,7 +6,6 @@ outside the request's transaction: each file is stored, then committed in its ow
 (evaluation.attachments, on documents.services).
 """
 
-import re
 import uuid
 
 from django.contrib import messages
@@ -18,13 +17,14 @@ from django.views.decorators.http import require_POST, require_safe
 from documents.antivirus import scanning_enabled
 from documents.http import upload_token, zip_response
 from documents.models import Document
+from documents.names import contract_file_name
 from documents.perms import may_download
 from documents.validation import ACCEPT_ATTRIBUTE, ACCEPTED_FORMATS, UploadRefused
 from ecars.lib.http import request_context
 from evaluation import attachments
 from evaluation.display import question_url
 from evaluation.models import Attachment
-from evaluation.perms import abilities_for
+from evaluation.perms import Abilities, abilities_for
 from evaluation.views.common import get_question_value, get_self_evaluation_for_user
 
 
@@ -33,8 +33,13 @@ FRAGMENT_HEADER = "X-Ecars-Fragment"
 BLOCK_TEMPLATE = "evaluation/_question_documents.html"
 
 
-def question_block(request, value, *, can_write: bool, results=()) -> dict:
-    """The context of the block under a question: its list, and what this user may do there."""
+def question_block(request, value, *, can: Abilities, results=()) -> dict:
+    """The context of the block under a question: its list, and what this user may do there.
+
+    The rule is the question's (`can.edit(value)`): nothing to add, attach or withdraw on a question that the
+    establishment does not answer, nor when writing is closed to this user.
+    """
+    can_write = can.edit(value)
     listed = list(
         Attachment.objects.filter(indicator_value=value, withdrawn_at__isnull=True)
         .select_related("document", "attached_by")
@@ -106,7 +111,7 @@ def _wants_fragment(request) -> bool:
 def _answer(request, value, can, results, *, status=200):
     """The block alone for the page's script; otherwise the messages and back to the question."""
     if _wants_fragment(request):
-        block = question_block(request, value, can_write=can.write, results=results)
+        block = question_block(request, value, can=can, results=results)
         return render(request, BLOCK_TEMPLATE, {"block": block}, status=status)
     for level, text in results:
         messages.add_message(request, messages.SUCCESS if level == "success" else messages.ERROR, text)
@@ -130,7 +135,7 @@ def question_upload(request, self_evaluation, code):
                 uploaded_file, value=value, acting_user=request.user, upload_token=token, context=context
             )
         except attachments.WriteRefused as refusal:
-            return _refused(request, value, can, str(refusal))
+            return _refused(request, value, str(refusal), action="upload")
         except UploadRefused as refusal:
             results.append(("error", str(refusal)))
         else:
@@ -139,12 +144,14 @@ def question_upload(request, self_evaluation, code):
     return _answer(request, value, can, results, status=400 if all_refused else 200)
 
 
-def _refused(request, value, can, reason):
-    """Nothing may be added now (closed, calendar, role): 409, with the reason, and nothing stored."""
+def _refused(request, value, reason, *, action):
+    """Nothing may be changed now (closed, calendar, role, a question the establishment does not answer):
+    409, with the reason, and nothing stored (the service has audited the refusal)."""
     if _wants_fragment(request):
-        block = question_block(request, value, can_write=False, results=[("error", reason)])
+        block = question_block(request, value, can=Abilities(), results=[("error", reason)])
         return render(request, BLOCK_TEMPLATE, {"block": block}, status=409)
     context = {
+        "action": action,  # the page's title and what it says was kept
         "reason": reason,
         "back_url": question_url(value, anchor="documents"),
         "support_region": value.self_evaluation.contract.ej.region,
@@ -164,7 +171,7 @@ def question_attach(request, self_evaluation, code):
     try:
         attachments.attach_existing(document, value=value, acting_user=request.user, context=request_context(request))
     except attachments.WriteRefused as refusal:
-        return _refused(request, value, can, str(refusal))
+        return _refused(request, value, str(refusal), action="attach")
     except attachments.DocumentRefused as refusal:
         return _answer(request, value, can, [("error", str(refusal))], status=400)
     return _answer(request, value, can, [("success", f"« {document.original_name} » a été joint à la question.")])
@@ -184,7 +191,7 @@ def question_withdraw(request, self_evaluation, code, document):
     try:
         attachments.withdraw(attachment, acting_user=request.user, context=request_context(request))
     except attachments.WriteRefused as refusal:
-        return _refused(request, value, can, str(refusal))
+        return _refused(request, value, str(refusal), action="withdraw")
     except attachments.DocumentRefused as refusal:
         return _answer(request, value, can, [("error", str(refusal))], status=400)
     return _answer(
@@ -205,7 +212,13 @@ def question_zip(request, self_evaluation, code):
         .order_by("attached_at", "pk")
     )
     entries = [(attachment.document.original_name, attachment.document) for attachment in listed]
-    name = f"documents-{re.sub(r'[^A-Za-z0-9._-]+', '-', value.indicator.code).strip('.-') or 'question'}"
-    if value.etablissement:
-        name += f"-{value.etablissement.finess}"
-    return zip_response(entries, request.user, filename=f"{name}.zip")
+    self_evaluation = value.self_evaluation
+    filename = contract_file_name(
+        "documents",
+        self_evaluation.contract,
+        self_evaluation.campaign.year,
+        value.indicator.code,
+        value.etablissement.finess if value.etablissement else "",
+        extension="zip",
+    )
+    return zip_response(entries, request.user, filename=filename)

@@ -6,9 +6,16 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from ecars.lib.http import request_context
 from evaluation import services, values
-from evaluation.display import answer_shown, field_change, question_label, question_url
+from evaluation.display import (
+    answer_shown,
+    comment_label,
+    field_change,
+    question_label,
+    question_url,
+    value_type_shown,
+)
+from evaluation.earlier import earlier_years, previous_comment
 from evaluation.forms import AnswerForm, AssignmentForm
-from evaluation.models import IndicatorValue
 from evaluation.views.attachments import question_block
 from evaluation.views.common import get_question_value, get_self_evaluation_for_user, page_context
 
@@ -23,38 +30,15 @@ def indicators(request, self_evaluation):
 
 
 def _history(value):
+    year = value.self_evaluation.campaign.year
     entries = []
     for entry in value.history.select_related("changed_by").order_by("-version"):
         changes = [
-            field_change(field, old, new, value.indicator.value_type) for field, (old, new) in entry.changes.items()
+            field_change(field, old, new, value.indicator.value_type, year=year)
+            for field, (old, new) in entry.changes.items()
         ]
         entries.append((entry, changes))
     return entries
-
-
-def _earlier_years(value):
-    """The same question in the contract's earlier campaigns, newest first (carry-over, read-only)."""
-    earlier = (
-        IndicatorValue.objects.filter(
-            self_evaluation__contract_id=value.self_evaluation.contract_id,
-            self_evaluation__campaign__year__lt=value.self_evaluation.campaign.year,
-            indicator__code=value.indicator.code,
-            etablissement=value.etablissement,
-        )
-        .select_related("self_evaluation__campaign", "indicator")
-        .order_by("-self_evaluation__campaign__year")
-    )
-    return [
-        {
-            "year": previous.self_evaluation.campaign.year,
-            "target": values.display(previous.indicator.value_type, previous.target),
-            "value": answer_shown(
-                previous.indicator.value_type, previous.value, not_applicable=previous.not_applicable
-            ),
-            "comment": previous.comment,
-        }
-        for previous in earlier
-    ]
 
 
 @require_http_methods(["GET", "POST"])
@@ -116,16 +100,21 @@ def question(request, self_evaluation, code):
     can = context["can"]
     current = next((q for q in context["tree"].questions if q.value.pk == value.pk), None)
     value_type = value.indicator.value_type
+    years = earlier_years(value)
     context.update(
         {
             "value": value,
             "question_label": question_label(value.indicator, value.etablissement),
+            "value_type_shown": value_type_shown(value.indicator),
+            "comment_label": comment_label(self_evaluation.campaign.year),
             "current_question": current,
             "can_edit": can.edit(value),
             "form": form,
-            "assignment_form": assignment_form if can.assign else None,
-            "earlier_years": _earlier_years(value),
-            "documents_block": question_block(request, value, can_write=can.write),
+            # Confiding, like the documents, follows the question's rule: never a question others answer.
+            "assignment_form": assignment_form if can.assign and can.edit(value) else None,
+            "earlier_years": years,
+            "previous_comment": previous_comment(years),
+            "documents_block": question_block(request, value, can=can),
             "history": _history(value),
             "next_question": context["tree"].next_to_fill(after=current),
             "display_target": values.display(value_type, value.target),
@@ -143,6 +132,7 @@ def _conflict(request, context, value, current, form):
         {
             "value": value,
             "question_label": question_label(value.indicator, value.etablissement),
+            "comment_label": comment_label(value.self_evaluation.campaign.year),
             "stored": current,
             "stored_shown": answer_shown(value_type, current.value, not_applicable=current.not_applicable),
             "my_answer": my_answer,

@@ -55,7 +55,7 @@ def reauthenticate(client):
 def assert_in_layout(response, title, status_code=200):
     """The page is in the portal's layout (French, DSFR header and footer), with its own title."""
     assertContains(response, '<html lang="fr">', status_code=status_code)
-    assertContains(response, f"<title>{title} — e-CARS</title>", html=True, status_code=status_code)
+    assertContains(response, f"<title>{title} — Extranet e-CARS</title>", html=True, status_code=status_code)
     assertContains(response, 'class="fr-header"', status_code=status_code)
     assertContains(response, 'id="pied-de-page"', status_code=status_code)
     assertContains(response, f"<h1>{title}</h1>", html=True, status_code=status_code)

@@ -28,6 +28,18 @@ def test_screen_one_uses_the_manuals_words(client):
     response = client.get(reverse("account_reset_password"))
     for words in ("Renouveler le mot de passe", "Adresse de messagerie", "Envoyer le code de vérification", "Annuler"):
         assertContains(response, words)
+    # The manual's screen has « Continuer » too: it sends the code as well.
+    assertContains(response, '<button class="fr-btn" type="submit">Continuer</button>', html=True)
+
+
+@pytest.mark.parametrize("button", ["Envoyer le code de vérification", "Continuer"])
+def test_both_buttons_of_screen_one_send_the_code(client, user, button):
+    """Neither button has a name: the browser sends the same form whichever is pressed."""
+    page = client.get(reverse("account_reset_password")).content.decode()
+    assert re.search(rf'<button class="fr-btn[^"]*" type="submit">{button}</button>', page)
+    response = request_code(client, user.email)
+    assertRedirects(response, reverse("account_confirm_password_reset_code"))
+    assert [m.to for m in mail.outbox] == [[user.email]]
 
 
 def test_the_code_is_exactly_six_digits_and_leads_to_screen_two(client, user):
@@ -41,6 +53,13 @@ def test_the_code_is_exactly_six_digits_and_leads_to_screen_two(client, user):
     response = client.get(reverse("account_confirm_password_reset_code"))
     for words in ("Vérifier le code", "Envoyer un nouveau code", "Modifier l'adresse e-mail", "Annuler"):
         assertContains(response, words)
+    # The address, in an editable field, as on the manual's screen.
+    assertContains(
+        response,
+        f'<input class="fr-input" type="email" name="email" id="id_email" value="{user.email}" autocomplete="email" '
+        'required aria-required="true">',
+        html=True,
+    )
 
 
 def test_the_whole_flow_renews_the_password(client, user):
@@ -167,8 +186,77 @@ def test_send_a_new_code_voids_the_previous_one(client, user):
 def test_modify_address_and_cancel_lead_back(client, user):
     request_code(client, user.email)
     page = client.get(reverse("account_confirm_password_reset_code"))
-    assertContains(page, f'href="{reverse("account_reset_password")}"')
+    # « Modifier l'adresse e-mail » sends the address to screen 1's view; « Annuler » leads to the login.
+    assertContains(page, f'<form method="post" action="{reverse("account_reset_password")}"')
     assertContains(page, f'href="{reverse("account_login")}"')
+
+
+def change_address(client, email):
+    """« Modifier l'adresse e-mail » on screen 2: the address form posts to screen 1's view."""
+    return client.post(reverse("account_reset_password"), {"email": email})
+
+
+def test_modify_address_sends_a_code_to_the_new_address_and_voids_the_first(client, user):
+    other = UserFactory(email="pharmacie@chu-exemple.fr")
+    request_code(client, "signataire@chu-exempel.fr")  # mistyped: no account, no e-mail
+    assert mail.outbox == []
+
+    response = change_address(client, user.email)
+
+    assertRedirects(response, reverse("account_confirm_password_reset_code"))
+    page = client.get(reverse("account_confirm_password_reset_code"))
+    assertContains(page, f'value="{user.email}"')
+    [message] = mail.outbox
+    assert message.to == [user.email]
+    change_address(client, other.email)
+    first = last_code(user.email)
+    if first != last_code(other.email):
+        assertContains(submit_code(client, first), "Code de vérification incorrect.")
+    assertRedirects(submit_code(client, last_code(other.email)), reverse("accounts:reset_code_verified"))
+    set_new_password(client)
+    other.refresh_from_db()
+    user.refresh_from_db()
+    assert other.check_password(GOOD_PASSWORD)
+    assert user.check_password(DEFAULT_PASSWORD)
+
+
+def test_modify_address_after_verification_starts_again_with_the_new_address(client, user):
+    other = UserFactory(email="pharmacie@chu-exemple.fr")
+    request_code(client, user.email)
+    submit_code(client, last_code(user.email))
+    page = client.get(reverse("accounts:reset_code_verified"))
+    assertContains(page, "Nous avons vérifié l'adresse e-mail. Vous pouvez continuer maintenant.")
+    assertContains(page, f'value="{user.email}"')
+    assertContains(page, f'<form method="post" action="{reverse("account_reset_password")}"')
+    assertContains(page, "Modifier l'adresse e-mail")
+
+    assertRedirects(change_address(client, other.email), reverse("account_confirm_password_reset_code"))
+
+    # The first address's verification is gone: a new code is needed for the new one.
+    assertRedirects(
+        client.get(reverse("account_complete_password_reset")),
+        reverse("account_confirm_password_reset_code"),
+        fetch_redirect_response=False,
+    )
+    assert mail.outbox[-1].to == [other.email]
+
+
+def test_modify_address_counts_in_the_same_rate_limit(client, user):
+    """SECURITY.md A9: changing the address to the same one asks for a code like screen 1, in its limits."""
+    for _ in range(3):
+        assert change_address(Client(), user.email).status_code == 302
+    response = change_address(client, user.email)
+    assert response.status_code == 429
+    assert len(mail.outbox) == 3
+
+
+def test_a_malformed_new_address_is_refused_on_screen_one(client, user):
+    request_code(client, user.email)
+    response = change_address(client, "pas-une-adresse")
+    assert response.status_code == 200
+    assertContains(response, 'value="pas-une-adresse"')
+    assertContains(response, "fr-input-group--error")
+    assert len(mail.outbox) == 1
 
 
 def test_requesting_codes_is_limited_per_address(client, user):

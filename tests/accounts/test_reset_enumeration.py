@@ -152,3 +152,27 @@ def test_a_deactivated_account_is_an_unknown_address(client):
 
     assert mail.outbox == []
     assertContains(submit_code(client, client.session[SESSION_KEY]["code"]), "Code de vérification incorrect.")
+
+
+def test_modifying_the_address_on_screen_two_tells_nothing_either(database_tasks, user):
+    """« Modifier l'adresse e-mail » posts the new address to screen 1's view: the same SQL, the same answer
+    and one identical task whether the new address has an account or not."""
+    request_code("pour-chauffer@exemple.fr")
+    known_client, _, _ = request_code("premiere@inconnu.fr")
+    unknown_client, _, _ = request_code("premiere@inconnu.fr")
+    DBTaskResult.objects.all().delete()
+    # The address form of screen 2 posts where screen 1 does.
+    page = known_client.get(reverse("account_confirm_password_reset_code"))
+    assertContains(page, f'<form method="post" action="{reverse("account_reset_password")}"')
+
+    url = reverse("account_reset_password")
+    known, known_sql = recorded(known_client, "post", url, {"email": user.email})
+    unknown, unknown_sql = recorded(unknown_client, "post", url, {"email": "personne@inconnu.fr"})
+
+    assert known_sql == unknown_sql
+    assert (known.status_code, known["Location"]) == (unknown.status_code, unknown["Location"])
+    assert DBTaskResult.objects.count() == 2
+    assert mail.outbox == []
+    known_page = known_client.get(reverse("account_confirm_password_reset_code"))
+    unknown_page = unknown_client.get(reverse("account_confirm_password_reset_code"))
+    assert without_csrf_and(known_page, user.email) == without_csrf_and(unknown_page, "personne@inconnu.fr")

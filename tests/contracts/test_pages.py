@@ -72,7 +72,7 @@ def test_etat_en_cours_follows_the_latest_campaign(client_for, member, ej, contr
     later = CampaignFactory(contract_type=contract.contract_type, year=self_evaluation.campaign.year + 1)
     SelfEvaluationFactory(contract=contract, campaign=later, closed=True)
     response = client_for(member).get(reverse("contracts:ej_detail", args=[ej.public_id]))
-    assertContains(response, "<td>Clôturée</td>", html=True)
+    assertContains(response, "<td>Consultation — clôturée</td>", html=True)
 
 
 @pytest.mark.parametrize("count", [5, 50])

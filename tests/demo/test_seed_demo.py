@@ -1,3 +1,4 @@
+import hashlib
 import io
 import os
 import subprocess
@@ -15,10 +16,15 @@ from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
 from accounts.models import User
-from contracts.models import Contract, EntiteJuridique, Membership
-from demo.world import ARS_USER_EMAIL, DEMO_USER_EMAIL, OTHER_USER_EMAIL
+from audit.enums import EventType
+from audit.models import AuditEvent
+from contracts.models import Contract, EntiteJuridique, IdentificationData, Membership
+from demo.world import ARS_USER_EMAIL, DEMO_USER_EMAIL, EARLIER_ANSWERS, OTHER_USER_EMAIL
+from documents.enums import ScanStatus
+from documents.perms import may_download
+from evaluation.attachments import DocumentRefused, withdraw
 from evaluation.enums import SelfEvaluationState
-from evaluation.models import IndicatorValue, Node, SelfEvaluation
+from evaluation.models import Attachment, IndicatorValue, IndicatorValueHistory, Node, SelfEvaluation
 from tests.accounts.factories import UserFactory
 
 
@@ -57,7 +63,9 @@ def test_seed_demo_builds_the_manuals_world():
     assert contract.ej == grenoble
     assert (contract.contract_type.code, contract.code, contract.get_status_display()) == ("CAQES", "PUBLIC", "Signé")
     assert contract.ars_contact.get_full_name() == "Mourad ABED"
-    self_evaluation = SelfEvaluation.objects.get(contract=contract)
+    # The current campaign evaluates last year; CAQES TEST also has the year before (test below).
+    self_evaluation = SelfEvaluation.objects.filter(contract=contract).latest_first().first()
+    assert self_evaluation.campaign.year == timezone.localdate().year - 1
     assert self_evaluation.state == SelfEvaluationState.AUTO_EVALUATION
 
     # The manual's tree, completed to 20 questions that the establishment must fill.
@@ -74,6 +82,120 @@ def test_seed_demo_builds_the_manuals_world():
     # The campaign's self-evaluation is open today.
     campaign = self_evaluation.campaign
     assert campaign.self_assessment_start <= timezone.localdate() <= campaign.self_assessment_deadline
+
+
+def the_two_years():
+    """CAQES TEST's self-evaluations: the current campaign's, and the year before's."""
+    current, earlier = (
+        SelfEvaluation.objects.filter(contract__name="CAQES TEST").select_related("campaign").latest_first()
+    )
+    return current, earlier
+
+
+def test_the_identification_data_are_those_of_the_year_the_campaign_evaluates(client_for):
+    seed(password=PASSWORD)
+    current, _ = the_two_years()
+    contract = current.contract
+    sites = list(contract.etablissements.order_by("finess"))
+    assert sorted(IdentificationData.objects.values_list("etablissement__finess", "year")) == [
+        (site.finess, current.campaign.year) for site in sites
+    ]
+    # The pré-campagne page of an ET shows them, not « — ».
+    demo_user = User.objects.get(email=DEMO_USER_EMAIL)
+    User.objects.filter(pk=demo_user.pk).update(password_must_change=False)
+    nord = next(site for site in sites if site.finess == "380012658")
+    page = client_for(demo_user).get(reverse("contracts:identification", args=[contract.public_id, nord.public_id]))
+    assertContains(page, str(current.campaign.year))
+    assertContains(page, "725")  # lits de médecine
+    assertContains(page, "Easily Prescription")
+
+
+def test_caqes_test_has_its_year_before_over_with_answers_comments_and_documents():
+    seed(password=PASSWORD)
+    current, earlier = the_two_years()
+    today = timezone.localdate()
+    year = current.campaign.year - 1
+    assert (current.campaign.year, earlier.campaign.year) == (today.year - 1, year)
+    assert (
+        earlier.campaign.code == f"caqes-{year}-occitanie"
+        and earlier.campaign.referential == current.campaign.referential
+    )
+
+    # Over, through the lifecycle's transitions, and its calendar a year before the current one.
+    assert earlier.state == SelfEvaluationState.DEFINITIVE and earlier.closed_at is not None
+    assert list(earlier.transitions.order_by("created_at", "id").values_list("to_state", flat=True)) == [
+        SelfEvaluationState.AUTO_EVALUATION,
+        SelfEvaluationState.CLOTUREE,
+        SelfEvaluationState.EN_EVALUATION,
+        SelfEvaluationState.RAPPORT_ENVOYE,
+        SelfEvaluationState.DEFINITIVE,
+    ]
+    assert earlier.campaign.self_assessment_deadline.year == current.campaign.self_assessment_deadline.year - 1
+    assert earlier.campaign.self_assessment_deadline < today and not earlier.is_open_on(today)
+    assert not earlier.is_current() and current.is_current()
+
+    # Its answers and comments, saved by the demo's signataire through the service (history, audit).
+    demo_user = User.objects.get(email=DEMO_USER_EMAIL)
+    answered = IndicatorValue.objects.filter(self_evaluation=earlier).answered().select_related("indicator")
+    assert {value.indicator.code: (value.value, value.comment) for value in answered} == {
+        code: (answer, comment.format(year=year)) for code, answer, comment, _ in EARLIER_ANSWERS
+    }
+    assert {value.updated_by for value in answered} == {demo_user}
+    history = IndicatorValueHistory.objects.filter(indicator_value__self_evaluation=earlier)
+    assert history.count() == len(EARLIER_ANSWERS)
+    assert AuditEvent.objects.filter(event_type=EventType.VALUE_SAVED, actor=demo_user).count() == len(EARLIER_ANSWERS)
+
+    # Its documents: real PDF files, stored intact, « en attente » and downloadable (the demo has no antivirus).
+    attachments = Attachment.objects.filter(indicator_value__self_evaluation=earlier).select_related(
+        "document", "indicator_value__indicator"
+    )
+    listed = {}
+    for attachment in attachments.order_by("attached_at", "pk"):
+        listed.setdefault(attachment.indicator_value.indicator.code, []).append(attachment.document.original_name)
+    assert listed == {
+        code: [name.format(year=year) for name in names] for code, _, _, names in EARLIER_ANSWERS if names
+    }
+    for attachment in attachments:
+        document = attachment.document
+        assert attachment.withdrawn_at is None and attachment.attached_by == demo_user
+        assert (document.scan_status, document.mime_type, document.contract) == (
+            ScanStatus.EN_ATTENTE,
+            "application/pdf",
+            None,
+        )
+        assert may_download(document)
+        with document.file.open("rb") as stored:
+            content = stored.read()
+        assert content.startswith(b"%PDF-") and content.rstrip().endswith(b"%%EOF")
+        assert hashlib.sha256(content).hexdigest() == document.sha256
+    # Documents of an earlier year are never withdrawn.
+    with pytest.raises(DocumentRefused, match="années précédentes"):
+        withdraw(attachments.first(), acting_user=demo_user)
+
+    # The current campaign is untouched: one saved answer still shows 5 %.
+    assert not IndicatorValue.objects.filter(self_evaluation=current).answered().exists()
+
+
+def test_the_current_questions_show_the_year_before(client_for):
+    """What the demo is for: « Années précédentes », « Commentaire évalué N-1 » and last year's documents."""
+    seed(password=PASSWORD)
+    current, earlier = the_two_years()
+    demo_user = User.objects.get(email=DEMO_USER_EMAIL)
+    User.objects.filter(pk=demo_user.pk).update(password_must_change=False)
+    page = client_for(demo_user).get(reverse("evaluation:question", args=[current.public_id, "2.1.1.a"]))
+    year = earlier.campaign.year
+    assertContains(page, f'<label class="fr-label" for="id_comment">Commentaire évalué {year + 1} ')
+    assertContains(
+        page,
+        "<div><dt>Commentaire évalué N-1</dt><dd>Groupe de travail sur les anticoagulants oraux réuni le 14 mars "
+        f"{year}, plan d&#x27;actions validé en COMEDIMS.</dd></div>",
+        html=True,
+    )
+    assertContains(page, "Années précédentes")
+    assertContains(page, f"<div><dt>Année</dt><dd>{year}</dd></div>", html=True)
+    assertContains(page, f"Compte rendu du groupe de travail {year}.pdf")
+    assertContains(page, f"Plan d&#x27;actions anticoagulants {year}.pdf")
+    assertNotContains(page, "Retirer")  # nothing of this year's yet, and last year's never
 
 
 def test_seed_demo_users_and_their_access():
@@ -127,6 +249,8 @@ def test_the_readme_demo_path_works_on_a_fresh_sqlite_database(tmp_path: Path):
     env = {
         "PATH": os.environ["PATH"],
         "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
+        # The demo stores its earlier year's documents: here, not in the project's private/ folder.
+        "DOCUMENTS_ROOT": str(tmp_path / "documents"),
         "SECRET_KEY": "demo-test",
         "HTTPS": "false",
         "DJANGO_SETTINGS_MODULE": "ecars.settings",
@@ -142,6 +266,7 @@ def test_the_readme_demo_path_works_on_a_fresh_sqlite_database(tmp_path: Path):
         text=True,
     )
     assert f"{DEMO_USER_EMAIL} / {PASSWORD}" in result.stdout
+    assert any(path.is_file() for path in (tmp_path / "documents").rglob("*"))
 
 
 def test_seed_demo_refuses_a_database_with_real_accounts():

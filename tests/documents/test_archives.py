@@ -8,10 +8,11 @@ import zipfile
 
 import pytest
 from django.urls import reverse
+from django.utils.text import slugify
 
 from documents.archive import DocumentAltered
 from documents.enums import ScanStatus
-from tests.contracts.factories import ContractFactory, EtablissementFactory
+from tests.contracts.factories import ContractFactory, EtablissementFactory, MembershipFactory
 from tests.documents.corpus import sample
 from tests.documents.factories import DocumentFactory
 from tests.evaluation.factories import (
@@ -61,7 +62,9 @@ def test_the_questions_zip_holds_its_documents_stored_not_deflated(client_for, m
 
     assert response.status_code == 200 and response.streaming
     assert response["Content-Type"] == "application/zip"
-    assert response["Content-Disposition"] == 'attachment; filename="documents-2.1.1.a.zip"'
+    contract, year = value.self_evaluation.contract, value.self_evaluation.campaign.year
+    name = f"documents-{contract.ej.finess}-{slugify(contract.name)}-{year}-2.1.1.a.zip"
+    assert response["Content-Disposition"] == f'attachment; filename="{name}"'
     assert response["X-Content-Type-Options"] == "nosniff"
     archive = read_zip(response)
     assert archive.testzip() is None
@@ -153,6 +156,53 @@ def test_the_contracts_zip_has_a_folder_per_question_code(client_for, member, ar
     assert archive.read(f"{year}/3.2 - {etablissement.finess}/Preuve.pdf") == b"preuve commune"
     assert archive.read(f"{last_year}/2.1.1.a/Preuve.pdf") == b"an dernier"
     assert archive.read("Documents du contrat/CAQES signé.pdf") == b"contrat signe"
+
+
+def disposition(response):
+    assert response.status_code == 200
+    return response["Content-Disposition"]
+
+
+def test_generated_names_tell_the_ej_the_contract_and_the_year_apart(client_for, member, other_ej, storage_dir):
+    """Issue 11, item 8: « documents-380780080-caqes-test-2025.zip », never the code that many contracts share;
+    ASCII only, so that every browser keeps the name as it is."""
+    contract = ContractFactory(ej=member.memberships.get().ej, name="CAQES Test — Évry", code="CAQES")
+    same_code = ContractFactory(ej=other_ej, name="CAQES Test — Évry", code="CAQES")
+    ej_question = IndicatorValueFactory(
+        self_evaluation=SelfEvaluationFactory(contract=contract), indicator__code="2.1.1.a"
+    )
+    year = ej_question.self_evaluation.campaign.year
+    etablissement = EtablissementFactory(ej=contract.ej)
+    et_question = IndicatorValueFactory(
+        self_evaluation=ej_question.self_evaluation, etablissement=etablissement, indicator__code="3.2"
+    )
+    client = client_for(member)
+    finess = contract.ej.finess
+
+    contract_zip = disposition(client.get(reverse("documents:contract_zip", args=[contract.public_id])))
+    assert contract_zip == f'attachment; filename="documents-{finess}-caqes-test-evry-{year}.zip"'
+    assert disposition(client.get(question_zip_url(ej_question))) == (
+        f'attachment; filename="documents-{finess}-caqes-test-evry-{year}-2.1.1.a.zip"'
+    )
+    et_zip = client.get(
+        reverse("evaluation:question_zip", args=[et_question.self_evaluation.public_id, "3.2"]),
+        {"et": etablissement.finess},
+    )
+    assert disposition(et_zip) == (
+        f'attachment; filename="documents-{finess}-caqes-test-evry-{year}-3.2-{etablissement.finess}.zip"'
+    )
+
+    # A later campaign names the contract's ZIP; the other EJ's contract of the same code has its own name.
+    SelfEvaluationFactory(
+        contract=contract, campaign=CampaignFactory(contract_type=contract.contract_type, year=year + 1)
+    )
+    assert disposition(client.get(reverse("documents:contract_zip", args=[contract.public_id]))) == (
+        f'attachment; filename="documents-{finess}-caqes-test-evry-{year + 1}.zip"'
+    )
+    # Before its first self-evaluation, a contract's ZIP has no year to tell.
+    other_client = client_for(MembershipFactory(ej=other_ej).user)
+    other_zip = other_client.get(reverse("documents:contract_zip", args=[same_code.public_id]))
+    assert disposition(other_zip) == f'attachment; filename="documents-{other_ej.finess}-caqes-test-evry.zip"'
 
 
 def test_the_contracts_zip_of_another_ej_is_404(client_for, other_member, contract):

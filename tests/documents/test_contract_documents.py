@@ -67,6 +67,33 @@ def test_ars_staff_add_contract_documents_everyone_lists_and_downloads_them(
     assert b"".join(download.streaming_content) == PDF
 
 
+def test_ajouter_document_opens_the_chooser_with_the_script_and_works_without_it(
+    client_for, ars_staff, contract, storage_dir
+):
+    """Issue 11, item 7: the form is marked for static/js/documents.js (« Ajouter document » first opens the
+    file chooser, the chosen files are then sent); without the script, the server still says what is missing."""
+    agent = client_for(ars_staff)
+    page = agent.get(contract_url(contract))
+    assertContains(page, "data-documents-chooser")
+    assertContains(page, '<script src="/static/js/documents.js"></script>', count=1)
+
+    response = agent.post(reverse("documents:contract_upload", args=[contract.public_id]), {})
+
+    assertRedirects(response, contract_url(contract) + "#documents", fetch_redirect_response=False)
+    assertContains(agent.get(contract_url(contract)), "Choisissez au moins un fichier à ajouter.")
+    assert not Document.objects.exists()
+
+
+def test_sizes_are_shown_in_mo(client_for, member, contract):
+    """The unit of the « 20 Mo maximum » rule, French style (« 1,2 Mo »), never in octets or Ko."""
+    DocumentFactory(ej=contract.ej, contract=contract, original_name="Gros.pdf", size=1_234_567)
+    DocumentFactory(ej=contract.ej, contract=contract, original_name="Petit.pdf")
+    page = client_for(member).get(contract_url(contract))
+    assertContains(page, 'Gros.pdf <span class="fr-sr-only">(télécharger, 1,2 Mo)</span>')
+    assertContains(page, 'Petit.pdf <span class="fr-sr-only">(télécharger, 0,1 Mo)</span>')
+    assertNotContains(page, "octets")
+
+
 def test_establishments_add_documents_only_under_questions(client_for, member, contract, storage_dir):
     """The manual's rule 3: the contract's upload answers 404 to them, and stores nothing."""
     response = add(client_for(member), contract, ("CAQES.pdf", PDF))

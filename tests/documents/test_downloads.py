@@ -2,7 +2,7 @@
 
 import pytest
 from django.urls import reverse
-from pytest_django.asserts import assertContains
+from pytest_django.asserts import assertContains, assertNotContains
 
 from documents.enums import ScanStatus
 from documents.models import Document
@@ -155,3 +155,13 @@ def test_the_admin_links_to_the_authorising_download_view(client_for, ars_staff,
     page = client_for(ars_staff).get(reverse("admin:documents_document_change", args=[document.pk]))
     assertContains(page, f'<a href="{download_url(document)}" download>Télécharger « Bilan.pdf »</a>', html=True)
     assertContains(page, document.file.name)  # the storage key, as text: the storage has no public URL
+
+
+def test_the_admin_shows_sizes_in_mo(client_for, ars_staff, ej, storage_dir):
+    """The unit of the « 20 Mo maximum » rule for the agents too, in the list and on the document."""
+    document = DocumentFactory(ej=ej, original_name="Gros.pdf", size=1_234_567)
+    agent = client_for(ars_staff)
+    assertContains(agent.get(reverse("admin:documents_document_changelist")), "1,2 Mo")
+    page = agent.get(reverse("admin:documents_document_change", args=[document.pk]))
+    assertContains(page, "1,2 Mo")
+    assertNotContains(page, "1234567")

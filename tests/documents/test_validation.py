@@ -26,8 +26,10 @@ from documents.validation import (
     ACCEPT_ATTRIBUTE,
     ALLOWED_EXTENSIONS,
     MAX_SIZE,
+    MO,
     UploadRefused,
     ValidatedUpload,
+    size_in_mo,
     validate_upload,
 )
 from tests.documents.corpus import (
@@ -228,7 +230,28 @@ def test_an_empty_file_is_refused(upload):
 def test_20_mo_and_one_byte_is_refused(upload):
     refused = refusal(upload("gros.txt", b"a" * (MAX_SIZE + 1)))
     assert refused.code == "too_large"
-    assert str(refused) == "« gros.txt » est refusé : il dépasse 20 Mo (20 Mo maximum par fichier)."
+    # Its size in Mo, rounded up: never « 20 Mo » for a file over 20 Mo.
+    assert str(refused) == "« gros.txt » est refusé : il fait 20,1 Mo (20 Mo maximum par fichier)."
+
+
+@pytest.mark.parametrize(
+    ("size", "shown"),
+    [
+        (1, "0,1 Mo"),
+        (45, "0,1 Mo"),
+        (MO // 10, "0,1 Mo"),
+        (MO // 10 + 1, "0,2 Mo"),
+        (MO, "1 Mo"),
+        (1_234_567, "1,2 Mo"),
+        (MAX_SIZE - 1, "20 Mo"),
+        (MAX_SIZE, "20 Mo"),
+        (MAX_SIZE + 1, "20,1 Mo"),
+        (2 * MAX_SIZE, "40 Mo"),
+    ],
+)
+def test_sizes_are_shown_in_mo_with_a_decimal_comma_never_smaller_than_they_are(size, shown):
+    """Issue 11, item 7: the unit of the « 20 Mo maximum » rule, French style, rounded up to a tenth."""
+    assert size_in_mo(size) == shown
 
 
 def test_the_announced_size_is_refused_before_reading():
@@ -237,11 +260,14 @@ def test_the_announced_size_is_refused_before_reading():
             raise AssertionError("read")
 
     # As the upload handler reports it: the true received size, the content capped.
-    assert refusal(Unreadable("gros.pdf", b"%PDF-", size=2 * MAX_SIZE)).code == "too_large"
+    refused = refusal(Unreadable("gros.pdf", b"%PDF-", size=2 * MAX_SIZE))
+    assert (refused.code, refused.reason) == ("too_large", "il fait 40 Mo (20 Mo maximum par fichier)")
 
 
 def test_a_file_longer_than_announced_is_refused_while_reading():
-    assert refusal(RawUpload("gros.txt", b"a" * (MAX_SIZE + 1), size=10)).code == "too_large"
+    refused = refusal(RawUpload("gros.txt", b"a" * (MAX_SIZE + 1), size=10))
+    # Reading stops at the limit: the true size is not known, only that it is over.
+    assert (refused.code, refused.reason) == ("too_large", "il dépasse 20 Mo (20 Mo maximum par fichier)")
 
 
 def test_exactly_20_mo_is_accepted(upload):

@@ -32,6 +32,8 @@ def test_from_the_ej_list_to_every_page_of_the_contract(page, demo_user):
 
     page.get_by_role("link", name="380780080 - CHU DE GRENOBLE ALPES").click()
     expect(page.get_by_role("heading", level=2, name="Liste des contrats")).to_be_visible()
+    # « Etat en cours »: the establishment may write.
+    expect(page.get_by_role("row", name="CAQES TEST").get_by_role("cell").last).to_have_text("Auto-Evaluation")
     page.get_by_role("button", name="Détails EJ").click()
     expect(page.get_by_text("CHU GRENOBLE ALPES - SITE NORD")).to_be_visible()
     assert_page_is_healthy(page)

@@ -32,21 +32,31 @@ def test_renewing_by_code_from_the_login_page_as_the_manual_says(page, demo_worl
     assert_page_is_healthy(page)
     page.get_by_role("link", name="Renouveler le mot de passe").click()
 
-    # Screen 1: the address.
+    # Screen 1: the address (mistyped here), sent with « Continuer », as the manual's screen has it.
     expect(page.get_by_role("heading", level=1)).to_have_text("Renouveler le mot de passe")
+    expect(page.get_by_role("button", name="Envoyer le code de vérification")).to_be_visible()
     assert_page_is_healthy(page)
-    page.get_by_role("textbox", name="Adresse de messagerie").fill(DEMO_USER_EMAIL)
-    page.get_by_role("button", name="Envoyer le code de vérification").click()
+    page.get_by_role("textbox", name="Adresse de messagerie").fill("contact.et1@test.fr")
+    page.get_by_role("button", name="Continuer").click()
 
-    # Screen 2: the code received by e-mail.
+    # Screen 2: the address, still editable: corrected with « Modifier l'adresse e-mail ».
+    address = page.get_by_role("textbox", name="Adresse de messagerie")
+    expect(address).to_have_value("contact.et1@test.fr")
     expect(page.get_by_role("button", name="Vérifier le code")).to_be_visible()
     expect(page.get_by_role("button", name="Envoyer un nouveau code")).to_be_visible()
     assert_page_is_healthy(page)
+    assert mail.outbox == []
+    address.fill(DEMO_USER_EMAIL)
+    page.get_by_role("button", name="Modifier l'adresse e-mail").click()
+
+    # The code received by e-mail at the right address.
+    expect(page.get_by_role("textbox", name="Adresse de messagerie")).to_have_value(DEMO_USER_EMAIL)
     code = re.search(r"^(\d{6})$", mail.outbox[-1].body, re.MULTILINE).group(1)
     page.get_by_role("textbox", name="Code de vérification").fill(code)
     page.get_by_role("button", name="Vérifier le code").click()
-    expect(page.get_by_text("Nous avons vérifié l'adresse e-mail")).to_be_visible()
-    expect(page.get_by_role("link", name="Modifier l'adresse e-mail")).to_be_visible()
+    expect(page.get_by_text("Nous avons vérifié l'adresse e-mail. Vous pouvez continuer maintenant.")).to_be_visible()
+    expect(page.get_by_role("textbox", name="Adresse de messagerie")).to_have_value(DEMO_USER_EMAIL)
+    expect(page.get_by_role("button", name="Modifier l'adresse e-mail")).to_be_visible()
     assert_page_is_healthy(page)
     page.get_by_role("link", name="Continuer").click()
 

@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from accounts.models import User
 from demo.world import DEMO_USER_EMAIL
+from evaluation.models import SelfEvaluation
 from tests.e2e.conftest import assert_page_is_healthy, log_in
 
 
@@ -20,6 +21,12 @@ def demo_user(transactional_db):
     call_command("seed_demo", password=PASSWORD, stdout=io.StringIO())
     User.objects.filter(email=DEMO_USER_EMAIL).update(password_must_change=False)
     return DEMO_USER_EMAIL
+
+
+def comment_label() -> str:
+    """« Commentaire évalué 2025 »: the label of the comment, with the year the demo's campaign evaluates."""
+    current = SelfEvaluation.objects.filter(contract__name="CAQES TEST").latest_first().select_related("campaign")
+    return f"Commentaire évalué {current.first().campaign.year}"
 
 
 def test_answering_a_red_question_turns_it_green_and_shows_five_percent(page, demo_user):
@@ -35,8 +42,12 @@ def test_answering_a_red_question_turns_it_green_and_shows_five_percent(page, de
     expect(page.get_by_role("heading", name="2.1.1.a - Mise en place d'un groupe de travail")).to_be_visible()
     assert_page_is_healthy(page)
 
+    # Last year's comment, read-only under this year's (the demo's earlier year).
+    expect(
+        page.locator("dt", has_text="Commentaire évalué N-1").locator("xpath=following-sibling::dd")
+    ).to_contain_text("Groupe de travail sur les anticoagulants oraux")
     page.locator("label[for=realise-oui]").click()  # DSFR radios: the label is what one clicks
-    page.get_by_label("Commentaire de l'établissement").fill("Groupe de travail réuni le 12 mars.")
+    page.get_by_label(comment_label()).fill("Groupe de travail réuni le 12 mars.")
     page.get_by_role("button", name="Enregistrer").click()
 
     expect(page.get_by_text("Réponse enregistrée.")).to_be_visible()
@@ -62,13 +73,13 @@ def test_leaving_a_form_with_unsaved_changes_warns(page, demo_user):
     page.get_by_role("link", name="CAQES TEST").click()
     page.get_by_role("link", name="Saisir les indicateurs").click()
     page.locator("#q-2-1-1-b").get_by_role("link").click()
-    page.get_by_label("Commentaire de l'établissement").fill("Brouillon")
+    page.get_by_label(comment_label()).fill("Brouillon")
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.type), dialog.dismiss()))
     page.get_by_role("link", name="Retour au contrat").click()
     page.wait_for_timeout(300)
     assert dialogs == ["beforeunload"]
-    expect(page.get_by_label("Commentaire de l'établissement")).to_have_value("Brouillon")
+    expect(page.get_by_label(comment_label())).to_have_value("Brouillon")
 
 
 def test_the_other_self_evaluation_pages_are_accessible(page, demo_user):
@@ -115,4 +126,9 @@ def test_closing_a_complete_self_evaluation(page, demo_user):
     expect(page.get_by_role("link", name="Saisir les indicateurs")).to_have_count(0)
     expect(page.get_by_role("link", name="Consulter les indicateurs")).to_be_visible()
     expect(page.get_by_role("link", name=re.compile("Attestation de clôture du"))).to_be_visible()
+    assert_page_is_healthy(page)
+    # The manual: the contract « passe au statut Consultation », in « Etat en cours » of the EJ's contracts too.
+    page.get_by_role("link", name="380780080 - CHU DE GRENOBLE ALPES").click()
+    row = page.get_by_role("row", name=re.compile("CAQES TEST"))
+    expect(row.get_by_role("cell", name="Consultation — clôturée")).to_be_visible()
     assert_page_is_healthy(page)

@@ -15,8 +15,10 @@ def test_home_lists_the_users_ej_in_the_layout(client_for, member, ej, other_ej)
     response = client_for(member).get(reverse("contracts:home"))
 
     assertContains(response, '<html lang="fr">', html=False)
-    assertContains(response, "<title>Gestion des Contrats — e-CARS</title>", html=True)
-    assertContains(response, '<p class="fr-header__service-title">e-CARS</p>', html=True)
+    assertContains(response, "<title>Gestion des Contrats — Extranet e-CARS</title>", html=True)
+    # The manual's name of the service, under the State's brand block.
+    assertContains(response, '<p class="fr-header__service-title">Extranet e-CARS</p>', html=True)
+    assertContains(response, '<p class="fr-logo">République<br>française</p>', html=True, count=2)
     for label in ("Accueil", "Mon compte", "Rafraîchir la session", "Se déconnecter"):
         assertContains(response, label)
     assertContains(response, 'href="#contenu"')
@@ -178,3 +180,9 @@ def test_a_form_without_its_security_token_gets_a_french_explanation(member):
 def test_signed_in_pages_are_never_cached(client_for, member):
     response = client_for(member).get(reverse("contracts:home"))
     assert "no-store" in response["Cache-Control"]
+
+
+def test_the_admin_names_the_service_as_the_portal_does(client_for, ars_staff):
+    response = client_for(ars_staff).get(reverse("admin:index"))
+    assertContains(response, "Extranet e-CARS — administration")
+    assertContains(response, "<title>Gestion des contrats et des campagnes | Extranet e-CARS</title>", html=True)

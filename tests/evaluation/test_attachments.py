@@ -217,7 +217,7 @@ def test_20_mo_and_one_byte_is_refused_and_20_mo_accepted(client_for, member, va
 
     upload(client, value, ("trop-gros.pdf", exactly + b"\n"))
     page = client.get(page_url(value))
-    assertContains(page, "« trop-gros.pdf » est refusé : il dépasse 20 Mo (20 Mo maximum par fichier).")
+    assertContains(page, "« trop-gros.pdf » est refusé : il fait 20,1 Mo (20 Mo maximum par fichier).")
     assert stored_files(storage_dir) == [] and not Document.objects.exists()
 
     upload(client, value, ("juste.pdf", exactly))
@@ -522,6 +522,26 @@ def test_agency_staff_see_the_macro_flag_and_establishments_do_not(client_for, m
     AttachmentFactory(document__ej=value.self_evaluation.contract.ej, document__has_macros=True, indicator_value=value)
     assertContains(client_for(ars_staff).get(page_url(value)), "contient des macros")
     assertNotContains(client_for(member).get(page_url(value)), "contient des macros")
+
+
+def test_sizes_are_shown_in_mo(client_for, member, value):
+    """The unit of the « 20 Mo maximum » rule, French style, rounded up to a tenth (issue 11, item 7)."""
+    ej = value.self_evaluation.contract.ej
+    AttachmentFactory(
+        document__ej=ej, document__original_name="Gros.pdf", document__size=1_234_567, indicator_value=value
+    )
+    AttachmentFactory(document__ej=ej, document__original_name="Petit.pdf", indicator_value=value)
+    page = client_for(member).get(page_url(value))
+    assertContains(page, 'Gros.pdf <span class="fr-sr-only">(télécharger, 1,2 Mo)</span>')
+    assertContains(page, 'Petit.pdf <span class="fr-sr-only">(télécharger, 0,1 Mo)</span>')
+    assertNotContains(page, "octets")
+
+
+def test_ajouter_document_is_marked_for_the_chooser_script(client_for, member, value):
+    """static/js/documents.js opens the chooser when « Ajouter document » is pressed with no file chosen."""
+    page = client_for(member).get(page_url(value))
+    assertContains(page, "data-documents-upload data-documents-chooser>")
+    assertContains(page, '<script src="/static/js/documents.js"></script>', count=1)
 
 
 def test_a_reader_lists_and_downloads_but_adds_nothing(client_for, ej, value):

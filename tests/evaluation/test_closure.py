@@ -157,7 +157,9 @@ def independent_digest(self_evaluation):
 
 
 def filename_of(world):
-    return f"attestation-cloture-public-{world.self_evaluation.campaign.year}.pdf"
+    """Named after the EJ's FINESS, the contract's name and the year, never the code (« PUBLIC ») that many
+    contracts share (issue 11, item 8)."""
+    return f"attestation-cloture-{world.contract.ej.finess}-caqes-test-{world.self_evaluation.campaign.year}.pdf"
 
 
 def stored_bytes(receipt):

@@ -16,8 +16,9 @@ from contracts.enums import MembershipRole
 from contracts.hooks import PrecampaignWindow
 from contracts.models import Contract
 from contracts.views.contract import blocks_by_slot
-from evaluation.enums import ExtensionStatus
-from evaluation.models import ExtensionRequest
+from evaluation import contract_page
+from evaluation.enums import ExtensionStatus, SelfEvaluationState
+from evaluation.models import ExtensionRequest, SelfEvaluation
 from tests.contracts.factories import ContractFactory, MembershipFactory
 from tests.evaluation.factories import CampaignFactory, SelfEvaluationFactory
 
@@ -131,9 +132,69 @@ def test_current_states_in_one_query_for_the_whole_list(ej):
         states = hooks.contract_states.first(contracts)
 
     assert len(queries) == 1
-    assert states == {**{contract.pk: "Auto-Evaluation" for contract in with_one}, closed.pk: "Clôturée"}
+    assert states == {
+        **{contract.pk: "Auto-Evaluation" for contract in with_one},
+        closed.pk: "Consultation — clôturée",
+    }
     assert without.pk not in states
     assert hooks.contract_states.first([]) == {}
+
+
+# The manual's calendar: auto-évaluation from 2 March to 17 April 2026.
+START, DEADLINE = datetime.date(2026, 3, 2), datetime.date(2026, 4, 17)
+
+
+@pytest.mark.parametrize(
+    ("state", "extended_until", "today", "expected"),
+    [
+        ("pre_campagne", None, datetime.date(2026, 2, 5), "Pré-campagne"),
+        ("auto_evaluation", None, datetime.date(2026, 2, 5), "Consultation — saisie à partir du 2 mars 2026"),
+        ("auto_evaluation", None, START, "Auto-Evaluation"),
+        ("auto_evaluation", None, DEADLINE, "Auto-Evaluation"),
+        ("auto_evaluation", None, DEADLINE + datetime.timedelta(days=1), "Consultation — date limite passée"),
+        ("auto_evaluation", datetime.date(2026, 4, 30), datetime.date(2026, 4, 30), "Auto-Evaluation"),
+        (
+            "auto_evaluation",
+            datetime.date(2026, 4, 30),
+            datetime.date(2026, 5, 1),
+            "Consultation — date limite passée",
+        ),
+        ("cloturee", None, datetime.date(2026, 3, 20), "Consultation — clôturée"),
+        ("en_evaluation", None, datetime.date(2026, 5, 20), "Consultation — en évaluation"),
+        ("rapport_envoye", None, datetime.date(2026, 7, 20), "Consultation — rapport envoyé"),
+        ("contradictoire", None, datetime.date(2026, 7, 25), "Consultation — période contradictoire"),
+        ("definitive", None, datetime.date(2026, 9, 1), "Consultation — définitive"),
+    ],
+)
+def test_etat_en_cours_says_whether_the_establishment_may_write(contract, state, extended_until, today, expected):
+    """« Auto-Evaluation » while the establishment may write (state and calendar, extension included, the
+    rule of the banner), « Consultation » once it may not, with the phase after it."""
+    campaign = CampaignFactory(
+        contract_type=contract.contract_type, self_assessment_start=START, self_assessment_deadline=DEADLINE
+    )
+    closed_at = None if state in ("pre_campagne", "auto_evaluation") else timezone.now()
+    SelfEvaluationFactory(
+        contract=contract, campaign=campaign, state=state, extended_until=extended_until, closed_at=closed_at
+    )
+    assert contract_page.current_states([contract], today=today) == {contract.pk: expected}
+
+
+def test_after_closure_the_ej_page_says_consultation(client_for, member, ej, self_evaluation):
+    """The manual: once closed, the contract « passe au statut Consultation »."""
+    url = reverse("contracts:ej_detail", args=[ej.public_id])
+    assertContains(client_for(member).get(url), "<td>Auto-Evaluation</td>", html=True)
+    SelfEvaluation.objects.filter(pk=self_evaluation.pk).update(
+        state=SelfEvaluationState.CLOTUREE, closed_at=timezone.now()
+    )
+    assertContains(client_for(member).get(url), "<td>Consultation — clôturée</td>", html=True)
+
+
+def test_past_the_deadline_the_ej_page_says_consultation_though_nobody_closed(client_for, member, ej, contract):
+    yesterday = timezone.localdate() - datetime.timedelta(days=1)
+    campaign = CampaignFactory(contract_type=contract.contract_type, self_assessment_deadline=yesterday)
+    SelfEvaluationFactory(contract=contract, campaign=campaign)
+    response = client_for(member).get(reverse("contracts:ej_detail", args=[ej.public_id]))
+    assertContains(response, "<td>Consultation — date limite passée</td>", html=True)
 
 
 def test_the_contract_admin_shows_the_current_state(client_for, ars_staff, region):
@@ -142,7 +203,7 @@ def test_the_contract_admin_shows_the_current_state(client_for, ars_staff, regio
 
     response = client_for(ars_staff).get(reverse("admin:contracts_contract_changelist"))
 
-    assertContains(response, '<td class="field-current_state">Clôturée</td>', html=True)
+    assertContains(response, '<td class="field-current_state">Consultation — clôturée</td>', html=True)
     assertContains(response, '<td class="field-current_state">—</td>', html=True)
 
 

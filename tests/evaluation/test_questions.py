@@ -19,20 +19,29 @@ from audit.enums import EventType
 from audit.models import AuditEvent
 from contracts.enums import MembershipRole
 from demo.world import DEMO_USER_EMAIL
+from evaluation.display import value_type_shown
 from evaluation.enums import SelfEvaluationState
 from evaluation.forms import AnswerForm
-from evaluation.models import IndicatorValue, IndicatorValueHistory, SelfEvaluation
+from evaluation.models import Attachment, IndicatorValue, IndicatorValueHistory, Node, SelfEvaluation
 from tests.accounts.factories import UserFactory
 from tests.conftest import Client
 from tests.contracts.factories import MembershipFactory
-from tests.evaluation.factories import AttachmentFactory, CampaignFactory, SelfEvaluationFactory
+from tests.evaluation.factories import (
+    AttachmentFactory,
+    CampaignFactory,
+    IndicatorValueFactory,
+    NodeFactory,
+    SelfEvaluationFactory,
+)
 
 
 @pytest.fixture
 def demo(db):
     call_command("seed_demo", password="Demo-e-CARS-2026!", stdout=io.StringIO())
     User.objects.filter(email=DEMO_USER_EMAIL).update(password_must_change=False)
-    return User.objects.get(email=DEMO_USER_EMAIL), SelfEvaluation.objects.get(contract__name="CAQES TEST")
+    return User.objects.get(email=DEMO_USER_EMAIL), SelfEvaluation.objects.filter(
+        contract__name="CAQES TEST"
+    ).latest_first().first()
 
 
 def question_url(self_evaluation, code):
@@ -63,7 +72,8 @@ def test_the_question_shows_under_the_tree_with_the_manuals_fields(client_for, d
         "1 - OUI",
         "0 - NON",
         "Non concerné",
-        "Commentaire de l'établissement",
+        f"Commentaire évalué {self_evaluation.campaign.year}",
+        "Commentaire évalué N-1",
         "Historique de la question",
         "Enregistrer",
     ):
@@ -126,7 +136,7 @@ def test_bad_values_are_refused_with_a_message_and_the_input_kept(client_for, de
         assertContains(response, f'value="{typed}"')
     value = value_of(self_evaluation, code)
     assert (value.value, value.comment, value.version) == ("", "", 1)
-    assert not IndicatorValueHistory.objects.exists()
+    assert not IndicatorValueHistory.objects.filter(indicator_value__self_evaluation=self_evaluation).exists()
 
 
 TYPE_CODES = {"taux": "1.1.1.a", "nombre": "3.1.2.a", "date": "3.1.1.b", "oui_non": "2.1.1.a", "liste": "3.1.3.b"}
@@ -313,29 +323,181 @@ def test_a_reader_sees_the_answer_but_no_form(client_for, demo):
     assertNotContains(response, 'id="formulaire-question"')
 
 
-def test_earlier_years_show_their_target_answer_and_comment(client_for, demo):
+def page_text(response) -> str:
+    """The page's HTML with its whitespace collapsed, for checks that span lines of the template."""
+    return " ".join(response.content.decode().split())
+
+
+def previous_comment_shown(response) -> str:
+    """What the page shows as « Commentaire évalué N-1 »."""
+    return page_text(response).split("<dt>Commentaire évalué N-1</dt><dd>")[1].split("</dd>")[0]
+
+
+def earlier_self_evaluation(self_evaluation):
+    """The demo's earlier year of CAQES TEST (seed_demo: answered in part, « Définitive »)."""
+    return SelfEvaluation.objects.get(
+        contract=self_evaluation.contract, campaign__year=self_evaluation.campaign.year - 1
+    )
+
+
+def test_the_comment_is_that_of_the_evaluated_year_with_last_years_under_it(client_for, demo):
+    """MANUAL.md §3: « Commentaire évalué 2022 », and « Commentaire évalué N1 » under it."""
+    user, self_evaluation = demo
+    year = self_evaluation.campaign.year
+    earlier = earlier_self_evaluation(self_evaluation)
+    last_years = value_of(earlier, "2.1.1.a").comment
+    assert last_years.startswith("Groupe de travail sur les anticoagulants oraux")
+    response = client_for(user).get(question_url(self_evaluation, "2.1.1.a"))
+    text = page_text(response)
+    assert (
+        f'<label class="fr-label" for="id_comment">Commentaire évalué {year} <span class="fr-hint-text">'
+        f"Le commentaire de votre établissement sur l&#x27;année évaluée, {year}.</span></label>"
+    ) in text
+    # Read-only, under this year's field, inside the form.
+    form = text.split('id="formulaire-question"')[1].split("</form>")[0]
+    assert form.index('id="id_comment"') < form.index("<dt>Commentaire évalué N-1</dt>")
+    assert previous_comment_shown(response) == last_years.replace("'", "&#x27;")
+    assert 'name="previous_comment"' not in text
+
+    # No comment the year before: « — ».
+    assert value_of(earlier, "2.1.1.c").comment == ""
+    assert previous_comment_shown(client_for(user).get(question_url(self_evaluation, "2.1.1.c"))) == "—"
+
+
+def test_last_years_comment_is_the_previous_campaigns_only(client_for, demo):
+    """N-1 is the contract's campaign just before, not the latest earlier year that asked the question."""
     user, self_evaluation = demo
     contract = self_evaluation.contract
-    earlier = CampaignFactory(
+    older = CampaignFactory(
         contract_type=contract.contract_type,
         referential=self_evaluation.campaign.referential,
-        year=self_evaluation.campaign.year - 1,
+        year=self_evaluation.campaign.year - 2,
     )
-    previous = SelfEvaluationFactory(
-        contract=contract, campaign=earlier, state=SelfEvaluationState.DEFINITIVE, closed_at=timezone.now()
+    oldest = SelfEvaluationFactory(
+        contract=contract, campaign=older, state=SelfEvaluationState.DEFINITIVE, closed_at=timezone.now()
     )
-    IndicatorValue.objects.create(
-        self_evaluation=previous,
-        indicator=value_of(self_evaluation, "2.1.1.a").indicator,
-        target="1",
-        value="0",
-        comment="Groupe prévu pour l'an prochain.",
+    for code, comment in (("2.1.1.a", "Premier groupe de travail."), ("2.1.1.c", "Suivi à organiser.")):
+        IndicatorValue.objects.create(
+            self_evaluation=oldest, indicator=value_of(self_evaluation, code).indicator, value="0", comment=comment
+        )
+    client = client_for(user)
+    response = client.get(question_url(self_evaluation, "2.1.1.c"))
+    assertContains(response, "Suivi à organiser.")  # among « Années précédentes »
+    assert previous_comment_shown(response) == "—"  # the year before did not comment
+    response = client.get(question_url(self_evaluation, "2.1.1.a"))
+    assert previous_comment_shown(response).startswith("Groupe de travail sur les anticoagulants oraux")
+    years = page_text(response).split("Années précédentes")[1]
+    assert years.index(f"<dd>{older.year + 1}</dd>") < years.index(f"<dd>{older.year}</dd>")  # newest first
+
+
+def test_without_an_earlier_campaign_last_years_comment_is_a_dash(client_for):
+    self_evaluation = SelfEvaluationFactory()
+    question = NodeFactory(referential=self_evaluation.campaign.referential, code="1.a", oui_non=True)
+    IndicatorValueFactory(self_evaluation=self_evaluation, indicator=question, comment="Cette année")
+    signataire = MembershipFactory(ej=self_evaluation.contract.ej, role=MembershipRole.SIGNATAIRE).user
+    response = client_for(signataire).get(question_url(self_evaluation, "1.a"))
+    assertContains(response, f"Commentaire évalué {self_evaluation.campaign.year}")
+    assert previous_comment_shown(response) == "—"
+    assertNotContains(response, "Années précédentes")
+
+
+def test_a_reader_reads_both_comments_under_the_manuals_labels(client_for, demo):
+    user, self_evaluation = demo
+    answer(client_for(user), self_evaluation, "2.1.1.a", value="1", comment="Groupe réuni le 12 mars")
+    reader = MembershipFactory(ej=self_evaluation.contract.ej, lecteur=True).user
+    response = client_for(reader).get(question_url(self_evaluation, "2.1.1.a"))
+    year = self_evaluation.campaign.year
+    assertContains(
+        response, f"<div><dt>Commentaire évalué {year}</dt><dd>Groupe réuni le 12 mars</dd></div>", html=True
     )
+    assert previous_comment_shown(response).startswith("Groupe de travail sur les anticoagulants oraux")
+
+
+def test_the_history_names_the_comment_as_the_field_does(client_for, demo):
+    user, self_evaluation = demo
+    client = client_for(user)
+    answer(client, self_evaluation, "2.1.1.b", value="1", comment="Plan suivi en COMEDIMS")
+    page = client.get(question_url(self_evaluation, "2.1.1.b"))
+    year = self_evaluation.campaign.year
+    assertContains(page, f"Commentaire évalué {year} « — » → « Plan suivi en COMEDIMS »")
+    assertNotContains(page, "Commentaire « ")
+
+
+def test_the_conflict_page_names_the_comment_as_the_field_does(client_for, demo):
+    user, self_evaluation = demo
+    colleague = MembershipFactory(ej=self_evaluation.contract.ej, role=MembershipRole.CONTRIBUTEUR).user
+    answer(client_for(colleague), self_evaluation, "2.1.1.b", version=1, value="0", comment="Pas encore")
+    response = answer(client_for(user), self_evaluation, "2.1.1.b", version=1, value="1", comment="C'est fait")
+    year = self_evaluation.campaign.year
+    assertContains(
+        response, f"<div><dt>Commentaire évalué {year}</dt><dd>Pas encore</dd></div>", html=True, status_code=409
+    )
+
+
+def test_earlier_years_show_their_target_answer_comment_and_documents(client_for, demo):
+    """The demo's earlier year under « Années précédentes »: its answer, its comment under its year's label, and
+    its documents, to download, never to withdraw."""
+    user, self_evaluation = demo
+    earlier = earlier_self_evaluation(self_evaluation)
     response = client_for(user).get(question_url(self_evaluation, "2.1.1.a"))
     assertContains(response, "Années précédentes")
-    assertContains(response, f"<div><dt>Année</dt><dd>{earlier.year}</dd></div>", html=True)
-    assertContains(response, "<div><dt>Réalisé</dt><dd>0 - NON</dd></div>", html=True)
-    assertContains(response, "Groupe prévu pour l&#x27;an prochain.")
+    assertContains(response, f"<div><dt>Année</dt><dd>{earlier.campaign.year}</dd></div>", html=True)
+    assertContains(response, "<div><dt>Réalisé</dt><dd>1 - OUI</dd></div>", html=True)
+    assertContains(response, f"<dt>Commentaire évalué {earlier.campaign.year}</dt>")
+    attachments = Attachment.objects.filter(
+        indicator_value__self_evaluation=earlier, indicator_value__indicator__code="2.1.1.a"
+    )
+    names = [a.document.original_name for a in attachments.order_by("attached_at", "pk")]
+    assert names == [
+        f"Compte rendu du groupe de travail {earlier.campaign.year}.pdf",
+        f"Plan d'actions anticoagulants {earlier.campaign.year}.pdf",
+    ]
+    years = page_text(response).split("Années précédentes")[1]
+    for attachment in attachments:
+        download = reverse("documents:download", args=[attachment.document.public_id])
+        assert f'href="{download}"' in years
+        assert str(attachment.document.public_id) not in years.split(download)[1]  # no « Retirer » form
+    # They stay out of this year's list, whose « Retirer » is for this year's documents only.
+    documents_block = page_text(response).split('id="documents"')[1].split("</section>")[0]
+    assert "Aucun document pour cette question." in documents_block
+
+
+@pytest.mark.parametrize(
+    "code,shown",
+    [
+        ("1.1.1.a", "taux (%)"),
+        ("3.1.2.b", "taux (%)"),
+        ("3.1.2.a", "nombre (patients)"),
+        ("2.1.1.a", "oui/non"),
+        ("3.1.1.b", "date"),
+        ("3.1.3.b", "liste de choix"),
+        ("3.1.3.c", "texte"),
+    ],
+)
+def test_the_type_line_says_the_unit_once(client_for, demo, code, shown):
+    user, self_evaluation = demo
+    response = client_for(user).get(question_url(self_evaluation, code))
+    line = page_text(response).split("Type de réponse : ")[1].split(" · ")[0]
+    assert line == shown
+
+
+@pytest.mark.parametrize(
+    "value_type,unit,shown",
+    [
+        ("taux", "%", "taux (%)"),
+        ("taux", "", "taux (%)"),
+        ("taux", "% des lits", "taux (% des lits)"),
+        ("nombre", "patients", "nombre (patients)"),
+        ("nombre", "", "nombre"),
+        ("oui_non", "", "oui/non"),
+        ("date", "", "date"),
+        ("texte", "", "texte"),
+        ("liste", "", "liste de choix"),
+        ("liste", " niveaux ", "liste de choix (niveaux)"),
+    ],
+)
+def test_each_value_type_shows_its_unit_once(value_type, unit, shown):
+    assert value_type_shown(Node(value_type=value_type, unit=unit)) == shown
 
 
 def test_a_signataire_confides_a_question_and_its_objective(client_for, demo):
@@ -401,9 +563,12 @@ def test_the_question_page_runs_the_same_queries_whatever_its_history_and_docume
     # The question's documents, whether the year is the current one (« Retirer »), those that may be
     # joined, and the questions these already support.
     # The role in the EJ is asked once, for the abilities that the whole page reads.
-    with django_assert_num_queries(13 + 4):
+    # The earlier years of the question (the demo's 2024, with its « Commentaire évalué N-1 ») and their
+    # documents: two queries, whatever their number.
+    with django_assert_num_queries(13 + 5):
         response = client.get(question_url(self_evaluation, "2.1.1.a"))
-    assert response.content.count(b'href="/documents/') == size
+    # This year's documents, and the two of the demo's earlier year under « Années précédentes ».
+    assert response.content.count(b'href="/documents/') == size + 2
 
 
 def test_a_question_page_of_another_ej_is_404(client, demo, other_member):

@@ -18,6 +18,7 @@ from audit.models import AuditEvent
 from contracts.enums import MembershipRole
 from demo.world import DEMO_USER_EMAIL
 from evaluation import services, workbook
+from evaluation.earlier import previous_comments
 from evaluation.enums import AnswerLevel, SelfEvaluationState
 from evaluation.models import IndicatorValue, IndicatorValueHistory, SelfEvaluation
 from evaluation.perms import Abilities
@@ -34,7 +35,7 @@ def demo(db):
     user = User.objects.get(email=DEMO_USER_EMAIL)
     User.objects.filter(pk=user.pk).update(password_must_change=False)
     user.refresh_from_db()
-    return user, SelfEvaluation.objects.get(contract__name="CAQES TEST")
+    return user, SelfEvaluation.objects.filter(contract__name="CAQES TEST").latest_first().first()
 
 
 def download_url(self_evaluation):
@@ -59,6 +60,16 @@ def rows_by_key(sheet) -> dict[tuple[str, str], int]:
     }
 
 
+# In `fill`, the title of this year's comment column, whatever the year (« Commentaire évalué 2025 »).
+COMMENT = "Commentaire"
+
+
+def column_of(header: list, title: str) -> int:
+    if title == COMMENT and title not in header:
+        [title] = [h for h in header if h and h.startswith("Commentaire évalué ") and h[-4:].isdigit()]
+    return header.index(title) + 1
+
+
 def fill(book, answers: dict) -> bytes:
     """Write {(code, finess) or code: {column title: value}} into the workbook, as a user in Excel would."""
     sheet = book[workbook.SHEET_TITLE]
@@ -67,7 +78,7 @@ def fill(book, answers: dict) -> bytes:
     for key, cells in answers.items():
         row = rows[key if isinstance(key, tuple) else (key, "")]
         for title, value in cells.items():
-            sheet.cell(row, header.index(title) + 1).value = value
+            sheet.cell(row, column_of(header, title)).value = value
     output = io.BytesIO()
     book.save(output)
     return output.getvalue()
@@ -81,6 +92,17 @@ def confirm(client, self_evaluation, data: bytes):
     return client.post(upload_url(self_evaluation), {"confirm": "1", "sha256": workbook.sha256(data)})
 
 
+def history_of(self_evaluation):
+    """The answers' history of `self_evaluation` (the demo's earlier year has its own)."""
+    return IndicatorValueHistory.objects.filter(indicator_value__self_evaluation=self_evaluation)
+
+
+def saves_audited(self_evaluation):
+    """The audited saves of answers of `self_evaluation` (not those of the demo's earlier year)."""
+    values = IndicatorValue.objects.filter(self_evaluation=self_evaluation).values_list("pk", flat=True)
+    return AuditEvent.objects.filter(event_type=EventType.VALUE_SAVED, object_id__in=[str(pk) for pk in values])
+
+
 def answers_of(self_evaluation):
     return {
         value.indicator.code: (value.value, value.not_applicable, value.not_applicable_reason, value.comment)
@@ -90,7 +112,7 @@ def answers_of(self_evaluation):
 
 THREE_ANSWERS = {
     "1.1.1.a": {"Réalisé": "85,5"},
-    "2.1.1.a": {"Réalisé": "1 - OUI", "Commentaire": "Validé en COMEDIMS"},
+    "2.1.1.a": {"Réalisé": "1 - OUI", COMMENT: "Validé en COMEDIMS"},
     "3.1.3.b": {"Non concerné": "OUI", "Justification": "Pas d'analyse pharmaceutique cette année."},
 }
 
@@ -110,7 +132,9 @@ def test_the_export_holds_every_establishment_question(client_for, demo):
     response = client_for(user).get(download_url(self_evaluation))
     assert response["Content-Type"] == workbook.MIME_TYPE
     year = self_evaluation.campaign.year
-    assert response["Content-Disposition"] == f'attachment; filename="auto-evaluation-caqes-test-{year}.xlsx"'
+    assert (
+        response["Content-Disposition"] == f'attachment; filename="auto-evaluation-380780080-caqes-test-{year}.xlsx"'
+    )
     assert response["X-Content-Type-Options"] == "nosniff"
     assert "no-store" in response["Cache-Control"]
     assert response["Content-Security-Policy"] == "sandbox; default-src 'none'"
@@ -128,7 +152,8 @@ def test_the_export_holds_every_establishment_question(client_for, demo):
         "Réalisé",
         "Non concerné",
         "Justification",
-        "Commentaire",
+        f"Commentaire évalué {year}",
+        "Commentaire évalué N-1",
         "Version",
     ]
     rows = {sheet.cell(row, 1).value: [c.value for c in sheet[row]] for row in range(2, sheet.max_row + 1)}
@@ -147,12 +172,22 @@ def test_the_export_holds_every_establishment_question(client_for, demo):
         "NON",
         None,
         "En hausse",
+        None,  # no comment on this question the year before
         2,
     ]
     assert rows["3.1.3.b"][3:8] == ["liste de choix", None, "Niveau 1 ; Niveau 2 ; Niveau 3", "Niveau 2", None]
     assert rows["1.1.1.a"][-1] == 1
+    # The previous campaign's comment, read-only, as the question page shows it.
+    earlier = SelfEvaluation.objects.get(contract=self_evaluation.contract, campaign__year=year - 1)
+    assert (
+        rows["2.1.1.a"][11] == IndicatorValue.objects.get(self_evaluation=earlier, indicator__code="2.1.1.a").comment
+    )
+    assert rows["2.1.1.a"][11].startswith("Groupe de travail sur les anticoagulants oraux")
+    assert sheet.cell(rows_by_key(sheet)[("2.1.1.a", "")], 12).protection.locked
     # The version is a hidden technical column; the self-evaluation is identified by a very hidden sheet.
-    assert sheet.column_dimensions["L"].hidden
+    assert not sheet.column_dimensions["L"].hidden
+    assert sheet.column_dimensions["M"].hidden
+    assert sheet.auto_filter.ref == "A1:L21"
     assert book[workbook.TECHNICAL_SHEET_TITLE].sheet_state == "veryHidden"
     assert book[workbook.TECHNICAL_SHEET_TITLE]["B2"].value == str(self_evaluation.public_id)
     # Only the answer's cells are editable; the sheet is protected, without password.
@@ -230,8 +265,78 @@ def test_a_reader_downloads_a_fully_locked_workbook(client_for, demo):
     reader = MembershipFactory(ej=self_evaluation.contract.ej, role=MembershipRole.LECTEUR).user
     sheet = download(client_for(reader), self_evaluation)[workbook.SHEET_TITLE]
     assert sheet.max_row == 21
-    assert all(sheet.cell(2, column).protection.locked for column in range(1, 13))
+    assert all(sheet.cell(2, column).protection.locked for column in range(1, 14))
     assert not sheet.data_validations.dataValidation
+
+
+# --- The comment columns, as the question page names them --------------------------------------------
+
+
+def test_last_years_comments_are_read_in_one_query_for_all_questions(demo, django_assert_num_queries):
+    _, self_evaluation = demo
+    earlier = SelfEvaluation.objects.select_related("campaign").get(
+        contract=self_evaluation.contract, campaign__year=self_evaluation.campaign.year - 1
+    )
+    with django_assert_num_queries(1):
+        previous = previous_comments(self_evaluation)
+    expected = dict(
+        IndicatorValue.objects.filter(self_evaluation=earlier)
+        .exclude(comment="")
+        .values_list("indicator__code", "comment")
+    )
+    assert previous == {(code, None): comment for code, comment in expected.items()}
+    assert len(previous) == 4
+    # The earlier year's own N-1: none (the demo has no year before it).
+    with django_assert_num_queries(1):
+        assert previous_comments(earlier) == {}
+
+
+def test_the_comment_columns_change_their_names_and_stay_importable(client_for, demo):
+    """« Commentaire évalué <année> » is read; so is the former « Commentaire » of a workbook downloaded before;
+    « Commentaire évalué N-1 » is information: what is typed there is ignored."""
+    user, self_evaluation = demo
+    year = self_evaluation.campaign.year
+    client = client_for(user)
+    book = download(client, self_evaluation)
+    header = [cell.value for cell in book[workbook.SHEET_TITLE][1]]
+    assert header.count(f"Commentaire évalué {year}") == 1 and "Commentaire" not in header
+
+    data = fill(book, {"2.1.1.b": {"Réalisé": "1", COMMENT: "Fait", "Commentaire évalué N-1": "Réécrit"}})
+    preview = upload(client, self_evaluation, data)
+    assertContains(preview, "1 question modifiée par le classeur")
+    assertContains(preview, f"Commentaire évalué {year}")
+    assertNotContains(preview, "Réécrit")
+    confirm(client, self_evaluation, data)
+    assert answers_of(self_evaluation)["2.1.1.b"] == ("1", False, "", "Fait")
+    earlier = SelfEvaluation.objects.get(contract=self_evaluation.contract, campaign__year=year - 1)
+    assert IndicatorValue.objects.get(self_evaluation=earlier, indicator__code="2.1.1.b").comment.startswith(
+        "Actions reportées"
+    )
+
+    book = download(client, self_evaluation)
+    sheet = book[workbook.SHEET_TITLE]
+    sheet.cell(1, header.index(f"Commentaire évalué {year}") + 1).value = "Commentaire"
+    data = fill(book, {"2.1.1.c": {"Réalisé": "0", "Commentaire": "Ancien classeur"}})
+    assertContains(upload(client, self_evaluation, data), "1 question modifiée par le classeur")
+    confirm(client, self_evaluation, data)
+    assert answers_of(self_evaluation)["2.1.1.c"] == ("0", False, "", "Ancien classeur")
+
+
+def test_an_error_in_the_comment_names_its_column(client_for, demo):
+    user, self_evaluation = demo
+    client = client_for(user)
+    data = fill(download(client, self_evaluation), {"2.1.1.b": {"Réalisé": "1", COMMENT: "x" * 5001}})
+    preview = upload(client, self_evaluation, data)
+    errors = preview.text.split('id="erreurs"')[1].split("</table>")[0]
+    assert f"<td>Commentaire évalué {self_evaluation.campaign.year}</td>" in errors
+    assert "5000 caractères (actuellement 5001)" in errors
+
+
+def test_the_upload_page_names_the_columns_to_fill_as_the_workbook_does(client_for, demo):
+    user, self_evaluation = demo
+    response = client_for(user).get(upload_url(self_evaluation))
+    assertContains(response, f"« Commentaire évalué {self_evaluation.campaign.year} »")
+    assertContains(response, "« Commentaire évalué N-1 »")
 
 
 # --- Round trip -----------------------------------------------------------------------------------
@@ -249,7 +354,7 @@ def test_download_fill_upload_preview_confirm(client_for, demo):
     assertContains(preview, "1.1.1.a - Taux d&#x27;ordonnances de sortie")
     assertContains(preview, "<td>85,5 %</td>", html=True)
     assertContains(preview, "Enregistrer ces modifications")
-    assert not IndicatorValueHistory.objects.exists()  # the preview writes nothing
+    assert not history_of(self_evaluation).exists()  # the preview writes nothing
 
     response = confirm(client, self_evaluation, data)
     assertRedirects(
@@ -262,7 +367,7 @@ def test_download_fill_upload_preview_confirm(client_for, demo):
     assert answers["3.1.3.b"] == ("", True, "Pas d'analyse pharmaceutique cette année.", "")
     history = IndicatorValueHistory.objects.filter(indicator_value__self_evaluation=self_evaluation)
     assert history.count() == 3 and {h.changed_by for h in history} == {user}
-    assert AuditEvent.objects.filter(event_type=EventType.VALUE_SAVED, actor=user).count() == 3
+    assert saves_audited(self_evaluation).filter(actor=user).count() == 3
     assert build_tree(self_evaluation, can=Abilities(write=True)).percent == 15
     # The same confirmation again applies nothing: the pending changes were used up.
     response = confirm(client, self_evaluation, data)
@@ -343,7 +448,7 @@ def test_numbers_percentages_and_dates_typed_in_excel_are_read_as_typed(client_f
         ({"3.1.1.b": {"Réalisé": "31/02/2026"}}, "Réalisé", "Saisissez une date au format JJ/MM/AAAA"),
         ({"3.1.3.a": {"Non concerné": "OUI"}}, "Justification", "Justifiez « Non concerné »"),
         ({"3.1.3.a": {"Non concerné": "peut-être"}}, "Non concerné", "Saisissez OUI ou NON"),
-        ({"3.1.3.a": {"Commentaire": "Vu"}}, "Réalisé", "Saisissez le réalisé, ou cochez « Non concerné »"),
+        ({"3.1.3.a": {COMMENT: "Vu"}}, "Réalisé", "Saisissez le réalisé, ou cochez « Non concerné »"),
         ({"3.1.3.a": {"Code": "9.9.9"}}, "Code", "Code « 9.9.9 » inconnu"),
         ({"3.1.3.a": {"Réalisé": "=1+1"}}, "Réalisé", "Formule refusée"),
         ({"3.1.3.a": {"Réalisé": "50", "Version": "abc"}}, "Version", "Version manquante ou illisible"),
@@ -382,7 +487,7 @@ def test_one_bad_row_applies_nothing(client_for, demo, bad_row, column, message)
     response = confirm(client, self_evaluation, data)  # confirmed anyway
     assert response.status_code == 409
     assert answers_of(self_evaluation) == before
-    assert not IndicatorValueHistory.objects.exists()
+    assert not history_of(self_evaluation).exists()
 
 
 def test_duplicated_rows_and_missing_columns_are_errors(client_for, demo):
@@ -392,7 +497,7 @@ def test_duplicated_rows_and_missing_columns_are_errors(client_for, demo):
     sheet = book[workbook.SHEET_TITLE]
     rows = rows_by_key(sheet)
     last = sheet.max_row + 1
-    for column in range(1, 13):
+    for column in range(1, 14):
         sheet.cell(last, column).value = sheet.cell(rows[("1.1.1.a", "")], column).value
     data = fill(book, {"1.1.1.a": {"Réalisé": "10"}})
     preview = upload(client, self_evaluation, data)
@@ -440,7 +545,7 @@ def test_a_question_changed_since_the_export_is_an_error_of_the_preview(client_f
     assertContains(preview, f"a été modifiée par {colleague}")
     assert confirm(client, self_evaluation, data).status_code == 409
     assert answers_of(self_evaluation)["1.1.1.a"][0] == "40"
-    assert IndicatorValueHistory.objects.count() == 1  # the colleague's save only
+    assert history_of(self_evaluation).count() == 1  # the colleague's save only
 
 
 def test_a_question_changed_between_preview_and_confirmation_aborts_everything(client_for, demo):
@@ -456,8 +561,8 @@ def test_a_question_changed_between_preview_and_confirmation_aborts_everything(c
     answers = answers_of(self_evaluation)
     assert answers["1.1.1.a"][0] == "" and answers["2.1.1.a"][0] == ""  # saved before the conflict, rolled back
     assert answers["3.1.3.b"][0] == "Niveau 3"
-    assert IndicatorValueHistory.objects.count() == 1
-    assert AuditEvent.objects.filter(event_type=EventType.VALUE_SAVED).count() == 1
+    assert history_of(self_evaluation).count() == 1
+    assert saves_audited(self_evaluation).count() == 1
 
 
 # --- Who may upload -------------------------------------------------------------------------------
@@ -471,7 +576,7 @@ def test_a_reader_cannot_upload(client_for, demo):
     assertContains(client.get(upload_url(self_evaluation)), "Vous ne pouvez pas déposer de classeur", status_code=403)
     assertContains(upload(client, self_evaluation, data), "Vous ne pouvez pas déposer de classeur", status_code=403)
     assert confirm(client, self_evaluation, data).status_code == 403
-    assert not IndicatorValueHistory.objects.exists()
+    assert not history_of(self_evaluation).exists()
     assert AuditEvent.objects.filter(event_type=EventType.WRITE_REFUSED, actor=reader).count() == 2
 
 
@@ -483,7 +588,7 @@ def test_a_closed_self_evaluation_refuses_the_workbook(client_for, demo):
         state=SelfEvaluationState.CLOTUREE, closed_at=timezone.now()
     )
     assertContains(upload(client, self_evaluation, data), "elle est close", status_code=403)
-    assert not IndicatorValueHistory.objects.exists()
+    assert not history_of(self_evaluation).exists()
 
 
 def test_a_closure_between_preview_and_confirmation_applies_nothing(client_for, demo):
@@ -497,7 +602,7 @@ def test_a_closure_between_preview_and_confirmation_applies_nothing(client_for, 
     campaign.save(update_fields=["self_assessment_deadline"])
     response = confirm(client, self_evaluation, data)
     assert response.status_code == 403
-    assert not IndicatorValueHistory.objects.exists()
+    assert not history_of(self_evaluation).exists()
 
 
 def test_the_pending_changes_expire_and_must_match_the_preview(client_for, demo):
@@ -512,7 +617,7 @@ def test_the_pending_changes_expire_and_must_match_the_preview(client_for, demo)
     session.save()
     response = confirm(client, self_evaluation, data)
     assertContains(response, "il a expiré après 30 minutes", status_code=409)
-    assert not IndicatorValueHistory.objects.exists()
+    assert not history_of(self_evaluation).exists()
 
 
 def test_another_ejs_member_gets_404_on_both_urls(client_for, demo, other_member):
@@ -600,7 +705,7 @@ def test_what_is_not_an_xlsx_workbook_is_refused(client_for, demo, name, content
     user, self_evaluation = demo
     response = upload(client_for(user), self_evaluation, content, name=name)
     assertContains(response, message, status_code=400)
-    assert not IndicatorValueHistory.objects.exists()
+    assert not history_of(self_evaluation).exists()
 
 
 def test_upper_case_extension_is_accepted(client_for, demo):
