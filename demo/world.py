@@ -38,12 +38,15 @@ from contracts.models import (
 from evaluation.attachments import upload_to_question
 from evaluation.enums import FilledBy, SelfEvaluationState, ValueType
 from evaluation.models import Campaign, IndicatorValue, Node, Referential, SelfEvaluation
-from evaluation.services import open_self_evaluation, save_answer, transition
+from evaluation.services import close_self_evaluation, open_self_evaluation, save_answer, transition
 
 
 DEMO_USER_EMAIL = "contact.et1.etablissement@test.fr"
 OTHER_USER_EMAIL = "contact.et2.etablissement@test.fr"
 ARS_USER_EMAIL = "mourad.abed@ars.sante.fr"
+AM_USER_EMAIL = "claire.morel@assurance-maladie.fr"
+OMEDIT_USER_EMAIL = "paul.girard@omedit-occitanie.fr"
+CLOSED_USER_EMAIL = "contact.et3.etablissement@test.fr"
 TEMPORARY_PASSWORD_VALIDITY = datetime.timedelta(hours=72)
 
 OUI_NON, TAUX, NOMBRE, TEXTE, DATE, LISTE = (
@@ -106,7 +109,12 @@ TREE += [
         {},
     ),
     ("3.1.1", "Les situations à risques sont identifiées et un plan d'action est élaboré et validé", None, {}),
-    ("3.1.1.a", "Cartographie des situations à risques réalisée", OUI_NON, {"default_target": "1"}),
+    (
+        "3.1.1.a",
+        "Cartographie des situations à risques réalisée",
+        OUI_NON,
+        {"default_target": "1", "evaluated_by_omedit": True},
+    ),
     ("3.1.1.b", "Date de validation du plan d'actions par la COMEDIMS", DATE, {}),
     ("3.1.2", "Déploiement de la conciliation médicamenteuse", None, {}),
     (
@@ -115,7 +123,12 @@ TREE += [
         NOMBRE,
         {"unit": "patients"},
     ),
-    ("3.1.2.b", "Taux de patients à risque conciliés", TAUX, {"unit": "%", "default_target": "50"}),
+    (
+        "3.1.2.b",
+        "Taux de patients à risque conciliés",
+        TAUX,
+        {"unit": "%", "default_target": "50", "evaluated_by_omedit": True},
+    ),
     ("3.1.3", "Analyse pharmaceutique des prescriptions", None, {}),
     (
         "3.1.3.a",
@@ -141,13 +154,13 @@ TREE += [
         "4.1.1.a",
         "Les prescriptions hospitalières exécutées en ville (PHEV) d'inhibiteurs de la pompe à protons (IPP)",
         NOMBRE,
-        {"national": True, "filled_by": FilledBy.AM, "unit": "prescriptions"},
+        {"national": True, "filled_by": FilledBy.AM, "unit": "prescriptions", "evaluated_by_am": True},
     ),
     (
         "4.1.1.b",
         "Les prescriptions hospitalières exécutées en ville (PHEV) de l'ézétimibe",
         NOMBRE,
-        {"national": True, "filled_by": FilledBy.AM, "unit": "prescriptions"},
+        {"national": True, "filled_by": FilledBy.AM, "unit": "prescriptions", "evaluated_by_am": True},
     ),
     (
         "4.1.1.c",
@@ -209,6 +222,11 @@ class DemoResult:
     ars_user: User
     other_user: User
     ars_totp_secret: str | None
+    am_user: User
+    am_totp_secret: str | None
+    omedit_user: User
+    omedit_totp_secret: str | None
+    closed_user: User
 
 
 def _user(email, *, password, temporary, **fields):
@@ -385,7 +403,56 @@ def _earlier_year(contract, campaign: Campaign, *, signataire, agent) -> SelfEva
     return self_evaluation
 
 
-DEMO_EMAILS = frozenset({DEMO_USER_EMAIL, OTHER_USER_EMAIL, ARS_USER_EMAIL})
+DEMO_EMAILS = frozenset(
+    {DEMO_USER_EMAIL, OTHER_USER_EMAIL, CLOSED_USER_EMAIL, ARS_USER_EMAIL, AM_USER_EMAIL, OMEDIT_USER_EMAIL}
+)
+
+
+def _agent(email, *, password, region, kind, first_name, last_name):
+    """An agent of `region` and their authenticator: (user, the TOTP key to print, or None when already set up)."""
+    user = _user(
+        email,
+        password=password,
+        temporary=False,
+        first_name=first_name,
+        last_name=last_name,
+        kind=kind,
+        region=region,
+        is_staff=True,
+    )
+    if Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
+        return user, None
+    secret = generate_totp_secret()
+    TOTP.activate(user, secret)
+    return user, secret
+
+
+def _closed_contract(contract, campaign: Campaign, *, signataire) -> SelfEvaluation:
+    """A contract whose self-evaluation is complete and closed, through the services: ready to be evaluated."""
+    self_evaluation = open_self_evaluation(contract=contract, campaign=campaign)
+    if self_evaluation.state != SelfEvaluationState.AUTO_EVALUATION:
+        return self_evaluation
+    answers = {ValueType.OUI_NON: "1", ValueType.TAUX: "72", ValueType.NOMBRE: "120", ValueType.DATE: "2025-06-30"}
+    values = IndicatorValue.objects.filter(
+        self_evaluation=self_evaluation, indicator__filled_by=FilledBy.ETABLISSEMENT
+    ).select_related("indicator", "etablissement", "self_evaluation__campaign", "self_evaluation__contract__ej")
+    for value in values:
+        indicator = value.indicator
+        answer = answers.get(indicator.value_type) or (
+            indicator.choices[-1] if indicator.choices else "Démarche engagée, détaillée dans le rapport annuel."
+        )
+        save_answer(
+            value,
+            acting_user=signataire,
+            expected_version=value.version,
+            answer={
+                "value": answer,
+                "not_applicable": False,
+                "not_applicable_reason": "",
+                "comment": f"Réponse de la clinique pour {indicator.code}.",
+            },
+        )
+    return close_self_evaluation(self_evaluation, acting_user=signataire)
 
 
 class NotADemoDatabase(Exception):
@@ -428,21 +495,10 @@ def seed_demo(*, password: str | None = None) -> DemoResult:
             "business_email": "ARS-OC-DUAJIQ-QUALITE@ars.sante.fr",
         },
     )
-    ars_user = _user(
-        ARS_USER_EMAIL,
-        password=demo_password,
-        temporary=False,
-        first_name="Mourad",
-        last_name="ABED",
-        kind=UserKind.ARS,
-        region=region,
-        is_staff=True,
+    # Agents work only with TOTP: each demo agent gets an authenticator whose key is printed once.
+    ars_user, ars_totp_secret = _agent(
+        ARS_USER_EMAIL, password=demo_password, region=region, kind=UserKind.ARS, first_name="Mourad", last_name="ABED"
     )
-    # The admin requires TOTP: the demo agent gets an authenticator whose key is printed once.
-    ars_totp_secret = None
-    if not Authenticator.objects.filter(user=ars_user, type=Authenticator.Type.TOTP).exists():
-        ars_totp_secret = generate_totp_secret()
-        TOTP.activate(ars_user, ars_totp_secret)
 
     caqes, _ = ContractType.objects.get_or_create(
         code="CAQES", defaults={"name": "Contrat d'amélioration de la qualité et de l'efficience des soins"}
@@ -553,10 +609,60 @@ def seed_demo(*, password: str | None = None) -> DemoResult:
         caqes_montpellier.etablissements.set([lapeyronie])
     open_self_evaluation(contract=caqes_montpellier, campaign=campaign)
 
+    # The evaluators of the Assurance Maladie and of the OMEDIT of the region, with TOTP like the ARS agent.
+    am_user, am_totp_secret = _agent(
+        AM_USER_EMAIL, password=demo_password, region=region, kind=UserKind.AM, first_name="Claire", last_name="MOREL"
+    )
+    omedit_user, omedit_totp_secret = _agent(
+        OMEDIT_USER_EMAIL,
+        password=demo_password,
+        region=region,
+        kind=UserKind.OMEDIT,
+        first_name="Paul",
+        last_name="GIRARD",
+    )
+
+    # A third EJ whose contract is already closed: the evaluation can be tried at once.
+    clinique, _ = EntiteJuridique.objects.get_or_create(
+        finess="310780234",
+        defaults={
+            "name": "CLINIQUE DU PARC",
+            "address": "12 allée des Tilleuls",
+            "postcode": "31000",
+            "city": "TOULOUSE",
+            "phone": "0561000000",
+            "region": region,
+        },
+    )
+    clinique_site, _ = Etablissement.objects.get_or_create(
+        finess="310780242",
+        defaults={"ej": clinique, "name": "CLINIQUE DU PARC", "postcode": "31000", "city": "TOULOUSE"},
+    )
+    closed_user = _user(
+        CLOSED_USER_EMAIL, password=demo_password, temporary=True, first_name="Contact", last_name="ET3"
+    )
+    Membership.objects.get_or_create(
+        user=closed_user, ej=clinique, defaults={"role": MembershipRole.SIGNATAIRE, "is_admin": True}
+    )
+    caqes_clinique, created = Contract.objects.get_or_create(
+        ej=clinique,
+        contract_type=caqes,
+        name="CAQES CLINIQUE DU PARC",
+        defaults={"code": "PRIVE", "status": ContractStatus.SIGNE, "ars_contact": ars_user},
+    )
+    if created:
+        caqes_clinique.etablissements.set([clinique_site])
+    _closed_contract(caqes_clinique, campaign, signataire=closed_user)
+
     return DemoResult(
         demo_user=demo_user,
         demo_password=demo_password,
         ars_user=ars_user,
         other_user=other_user,
         ars_totp_secret=ars_totp_secret,
+        am_user=am_user,
+        am_totp_secret=am_totp_secret,
+        omedit_user=omedit_user,
+        omedit_totp_secret=omedit_totp_secret,
+        closed_user=closed_user,
     )

@@ -113,6 +113,22 @@ PRIVILEGES: dict[str, dict[StaffRole, set[str]]] = {
         AM: {"view"},
         OMEDIT: {"view"},
     },
+    # « Évaluations »: each body decides the questions the referential gives it; the ARS consolidates them,
+    # enters the intéressement, sends the reports and answers the observations (evaluation.perms).
+    "evaluation.evaluation": {
+        NATIONAL: {"view", "consolidate", "report"},
+        ARS: {"view", "decide", "consolidate", "report"},
+        AM: {"view", "decide"},
+        OMEDIT: {"view", "decide"},
+    },
+    # The evaluation's records, written by the services of « Évaluations »: private notes included, for
+    # agency staff only (never an establishment page).
+    "evaluation.decision": {NATIONAL: {"view"}, ARS: {"view"}, AM: {"view"}, OMEDIT: {"view"}},
+    "evaluation.consolidation": {NATIONAL: {"view"}, ARS: {"view"}, AM: {"view"}, OMEDIT: {"view"}},
+    "evaluation.report": {NATIONAL: {"view"}, ARS: {"view"}, AM: {"view"}, OMEDIT: {"view"}},
+    "evaluation.contradictoryround": {NATIONAL: {"view"}, ARS: {"view"}, AM: {"view"}, OMEDIT: {"view"}},
+    "evaluation.observation": {NATIONAL: {"view"}, ARS: {"view"}, AM: {"view"}, OMEDIT: {"view"}},
+    "evaluation.observationdocument": {NATIONAL: {"view"}, ARS: {"view"}, AM: {"view"}, OMEDIT: {"view"}},
     "evaluation.transition": {NATIONAL: {"view"}, ARS: {"view"}, AM: {"view"}, OMEDIT: {"view"}},
     "evaluation.indicatorvalue": {NATIONAL: {"view"}, ARS: {"view"}, AM: {"view"}, OMEDIT: {"view"}},
     "evaluation.indicatorvaluehistory": {NATIONAL: {"view"}, ARS: {"view"}, AM: {"view"}, OMEDIT: {"view"}},

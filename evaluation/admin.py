@@ -28,11 +28,18 @@ from evaluation.models import (
     Attachment,
     Campaign,
     ClosureReceipt,
+    Consolidation,
+    ContradictoryRound,
+    Decision,
+    Evaluation,
     ExtensionRequest,
     IndicatorValue,
     IndicatorValueHistory,
     Node,
+    Observation,
+    ObservationDocument,
     Referential,
+    Report,
     SelfEvaluation,
     Transition,
 )
@@ -79,6 +86,9 @@ class NodeAdminForm(forms.ModelForm):
             "required",
             "help_text",
             "region",
+            "evaluated_by_ars",
+            "evaluated_by_am",
+            "evaluated_by_omedit",
         )
 
     def clean(self):
@@ -137,6 +147,13 @@ class NodeAdmin(RegionScopedAdmin):
                     "required",
                     "help_text",
                 ),
+            },
+        ),
+        (
+            "Évaluation",
+            {
+                "description": "Les instances qui rendent une décision sur cet indicateur après la clôture.",
+                "fields": (("evaluated_by_ars", "evaluated_by_am", "evaluated_by_omedit"),),
             },
         ),
     )
@@ -376,6 +393,21 @@ class ServiceActionsMixin:
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, self.action_form_template, context)
+
+
+@admin.register(Evaluation)
+class EvaluationAdmin(ReadOnlyMixin, RegionScopedAdmin):
+    """« Évaluations »: the evaluators' list of their region's self-evaluations, and the pages made for their
+    work (evaluation/admin_pages/): « Évaluer » (each body's decisions), the consolidation and the reports,
+    the période contradictoire. Nothing here is edited as a form: every write goes through the services."""
+
+    region_path = "contract__ej__region"
+    list_select_related = SELF_EVALUATION_RELATED
+
+    def get_urls(self):
+        from evaluation.admin_pages import urls
+
+        return urls(self) + super().get_urls()
 
 
 @admin.register(SelfEvaluation)
@@ -762,3 +794,101 @@ class AttachmentAdmin(ReadOnlyMixin, RegionScopedAdmin):
         "indicator_value__indicator__code",
     )
     readonly_fields = ("attached_at",)
+
+
+# --- The evaluation's records, read-only: they are written by the services of « Évaluations » ----------
+
+VALUE_RELATED = tuple(f"value__{path}" for path in INDICATOR_VALUE_RELATED)
+VALUE_SEARCH = (
+    "value__indicator__code",
+    "value__self_evaluation__contract__name",
+    "value__self_evaluation__contract__ej__finess",
+    "value__self_evaluation__contract__ej__name",
+)
+
+
+@admin.register(Decision)
+class DecisionAdmin(ReadOnlyMixin, RegionScopedAdmin):
+    region_path = "value__self_evaluation__contract__ej__region"
+    list_display = ("value", "body", "verdict", "decided_by", "decided_at")
+    list_filter = ("body", "verdict")
+    list_select_related = (*VALUE_RELATED, "decided_by")
+    search_fields = VALUE_SEARCH
+
+
+@admin.register(Consolidation)
+class ConsolidationAdmin(ReadOnlyMixin, RegionScopedAdmin):
+    region_path = "value__self_evaluation__contract__ej__region"
+    list_display = ("value", "verdict", "decided_by", "decided_at")
+    list_filter = ("verdict",)
+    list_select_related = (*VALUE_RELATED, "decided_by")
+    search_fields = VALUE_SEARCH
+
+
+@admin.register(Report)
+class ReportAdmin(ReadOnlyMixin, RegionScopedAdmin):
+    """The reports' files are served by the evaluators' pages and the contract page, which check who reads."""
+
+    region_path = "self_evaluation__contract__ej__region"
+    list_display = ("self_evaluation", "version", "final", "generated_at", "sent_at", "read_at", "read_by")
+    list_filter = ("final",)
+    list_select_related = (
+        *(f"self_evaluation__{path}" for path in SELF_EVALUATION_RELATED),
+        "generated_by",
+        "sent_by",
+        "read_by",
+    )
+    search_fields = (
+        "self_evaluation__contract__name",
+        "self_evaluation__contract__ej__finess",
+        "self_evaluation__contract__ej__name",
+        "file_sha256",
+    )
+    exclude = ("file",)
+
+
+@admin.register(ContradictoryRound)
+class ContradictoryRoundAdmin(ReadOnlyMixin, RegionScopedAdmin):
+    region_path = "self_evaluation__contract__ej__region"
+    list_display = ("self_evaluation", "number", "deadline", "opened_at", "observations_sent_at")
+    list_select_related = (
+        *(f"self_evaluation__{path}" for path in SELF_EVALUATION_RELATED),
+        "opened_by",
+        "observations_sent_by",
+    )
+    search_fields = (
+        "self_evaluation__contract__name",
+        "self_evaluation__contract__ej__finess",
+        "self_evaluation__contract__ej__name",
+    )
+
+
+@admin.register(Observation)
+class ObservationAdmin(ReadOnlyMixin, RegionScopedAdmin):
+    region_path = "value__self_evaluation__contract__ej__region"
+    list_display = ("value", "round", "status", "sent_at", "answered_at")
+    list_filter = ("status",)
+    list_select_related = (
+        *VALUE_RELATED,
+        *(f"round__self_evaluation__{path}" for path in SELF_EVALUATION_RELATED),
+        "written_by",
+        "answered_by",
+    )
+    search_fields = (*VALUE_SEARCH, "text", "answer")
+
+
+@admin.register(ObservationDocument)
+class ObservationDocumentAdmin(ReadOnlyMixin, RegionScopedAdmin):
+    region_path = "observation__value__self_evaluation__contract__ej__region"
+    list_display = ("document", "observation", "added_by", "added_at")
+    list_select_related = (
+        "document",
+        *(f"observation__{path}" for path in VALUE_RELATED),
+        "observation__round",
+        "added_by",
+    )
+    search_fields = (
+        "document__original_name",
+        "observation__value__self_evaluation__contract__ej__finess",
+        "observation__value__self_evaluation__contract__ej__name",
+    )

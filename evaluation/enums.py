@@ -21,6 +21,30 @@ class FilledBy(models.TextChoices):
     OMEDIT = "omedit", "OMEDIT"
 
 
+class EvaluatingBody(models.TextChoices):
+    """The three bodies that evaluate a CAQES contract, each for the questions the referential gives it."""
+
+    ARS = "ars", "ARS"
+    AM = "am", "Assurance Maladie"
+    OMEDIT = "omedit", "OMEDIT"
+
+
+class Verdict(models.TextChoices):
+    """A decision on one question: a body's, or the consolidated one the establishment reads."""
+
+    ATTEINT = "atteint", "Atteint"
+    PARTIELLEMENT_ATTEINT = "partiellement_atteint", "Partiellement atteint"
+    NON_ATTEINT = "non_atteint", "Non atteint"
+    NON_EVALUABLE = "non_evaluable", "Non évaluable"
+
+
+class ObservationStatus(models.TextChoices):
+    """An establishment's observation on a decision: drafted, then sent with the others at once."""
+
+    BROUILLON = "brouillon", "brouillon"
+    ENVOYEE = "envoyee", "envoyée"
+
+
 class AnswerLevel(models.TextChoices):
     """Whether an indicator is answered once for the EJ or once for each ET of the contract."""
 

@@ -5,7 +5,16 @@ from django.conf import settings
 from django.db import models
 
 from documents.models import documents_storage
-from evaluation.enums import AnswerLevel, ExtensionStatus, FilledBy, SelfEvaluationState, ValueType
+from evaluation.enums import (
+    AnswerLevel,
+    EvaluatingBody,
+    ExtensionStatus,
+    FilledBy,
+    ObservationStatus,
+    SelfEvaluationState,
+    ValueType,
+    Verdict,
+)
 
 
 class Referential(models.Model):
@@ -73,6 +82,10 @@ class Node(models.Model):
     answer_level = models.CharField("niveau de réponse", max_length=2, choices=AnswerLevel.choices, default="ej")
     required = models.BooleanField("obligatoire", default=True)
     help_text = models.TextField("aide", blank=True)
+    # Which bodies decide on this question once the self-evaluation is closed (the ARS by default).
+    evaluated_by_ars = models.BooleanField("évaluée par l'ARS", default=True)
+    evaluated_by_am = models.BooleanField("évaluée par l'Assurance Maladie", default=False)
+    evaluated_by_omedit = models.BooleanField("évaluée par l'OMEDIT", default=False)
     # National nodes are the same for every region and changed by national administrators; a region's
     # agents add and change their own regional nodes, which only that region's contracts answer.
     region = models.ForeignKey(
@@ -115,6 +128,16 @@ class Node(models.Model):
     @property
     def is_national(self) -> bool:
         return self.region_id is None
+
+    @property
+    def evaluating_bodies(self) -> tuple[str, ...]:
+        """The bodies that decide on this question, in the order ARS, AM, OMEDIT."""
+        flags = (
+            (EvaluatingBody.ARS, self.evaluated_by_ars),
+            (EvaluatingBody.AM, self.evaluated_by_am),
+            (EvaluatingBody.OMEDIT, self.evaluated_by_omedit),
+        )
+        return tuple(body for body, evaluates in flags if evaluates)
 
 
 class Campaign(models.Model):
@@ -194,6 +217,20 @@ class SelfEvaluation(models.Model):
         "état", max_length=20, choices=SelfEvaluationState.choices, default=SelfEvaluationState.PRE_CAMPAGNE
     )
     contradictory_round = models.PositiveSmallIntegerField("période contradictoire n°", default=0)
+    contradictory_deadline = models.DateField(
+        "fin de la période contradictoire en cours",
+        null=True,
+        blank=True,
+        help_text="Après cette date, l'établissement ne peut plus présenter d'observations.",
+    )
+    incentive_amount = models.DecimalField(
+        "montant de l'intéressement (€)",
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Saisi par l'ARS, jamais calculé.",
+    )
     extended_until = models.DateField(
         "prolongation accordée jusqu'au", null=True, blank=True, help_text="Report de la date limite pour cette EJ."
     )
@@ -246,6 +283,15 @@ class SelfEvaluation(models.Model):
             and self.campaign.self_assessment_start <= today <= self.deadline
         )
 
+    def is_contestable_on(self, today: datetime.date) -> bool:
+        """Whether the establishment may present observations on `today`: a période contradictoire is open
+        and its deadline not passed."""
+        return (
+            self.state == SelfEvaluationState.CONTRADICTOIRE
+            and self.contradictory_deadline is not None
+            and today <= self.contradictory_deadline
+        )
+
     def days_left(self, today: datetime.date) -> int:
         return (self.deadline - today).days
 
@@ -254,6 +300,16 @@ class SelfEvaluation(models.Model):
         return not SelfEvaluation.objects.filter(
             contract_id=self.contract_id, campaign__year__gt=self.campaign.year
         ).exists()
+
+
+class Evaluation(SelfEvaluation):
+    """A self-evaluation as the evaluators see it in the admin (« Évaluations »): its list, « Évaluer »,
+    the consolidation and the reports. The same rows; its own pages and powers (ecars/privileges.py)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "évaluation"
+        verbose_name_plural = "évaluations"
 
 
 class Transition(models.Model):
@@ -511,3 +567,256 @@ class Attachment(models.Model):
 
     def __str__(self):
         return f"{self.document} → {self.indicator_value}"
+
+
+# --- Evaluation by the ARS, the Assurance Maladie and the OMEDIT (DESIGN.md §3–4) ---------------------
+
+# A motivation is owed to the establishment for any verdict but « Atteint ».
+_MOTIVATED = models.Q(verdict=Verdict.ATTEINT) | ~models.Q(motivation="")
+
+
+class Decision(models.Model):
+    """One evaluating body's decision on one answer (question × EJ or ET) of a self-evaluation.
+
+    The motivation is for the establishment, once consolidated; the private note never leaves the agencies.
+    `version` implements optimistic locking, as for answers.
+    """
+
+    value = models.ForeignKey(
+        IndicatorValue, verbose_name="réponse", on_delete=models.PROTECT, related_name="decisions"
+    )
+    body = models.CharField("instance", max_length=10, choices=EvaluatingBody.choices)
+    verdict = models.CharField("décision", max_length=25, choices=Verdict.choices)
+    motivation = models.TextField("motivation (visible par l'établissement)", blank=True)
+    private_note = models.TextField("note interne (jamais visible par l'établissement)", blank=True)
+    version = models.PositiveIntegerField("version", default=1)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="décidée par", on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField("décidée le")
+
+    class Meta:
+        verbose_name = "décision d'une instance"
+        verbose_name_plural = "décisions des instances"
+        ordering = ["value_id", "body"]
+        constraints = [
+            models.UniqueConstraint(fields=["value", "body"], name="evaluation_decision_one_per_body"),
+            models.CheckConstraint(
+                condition=_MOTIVATED,
+                name="evaluation_decision_motivated",
+                violation_error_message="Une motivation est obligatoire, sauf pour « Atteint ».",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_body_display()} : {self.get_verdict_display()} — {self.value}"
+
+
+class Consolidation(models.Model):
+    """The consolidated decision on one answer, recorded by the ARS: what the establishment reads in the report.
+
+    Frozen once a report is sent, except by the answer to an observation (`evaluation.contradictory`).
+    """
+
+    value = models.OneToOneField(
+        IndicatorValue, verbose_name="réponse", on_delete=models.PROTECT, related_name="consolidation"
+    )
+    verdict = models.CharField("décision consolidée", max_length=25, choices=Verdict.choices)
+    motivation = models.TextField("motivation (visible par l'établissement)", blank=True)
+    private_note = models.TextField("note interne (jamais visible par l'établissement)", blank=True)
+    version = models.PositiveIntegerField("version", default=1)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="consolidée par", on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField("consolidée le")
+
+    class Meta:
+        verbose_name = "décision consolidée"
+        verbose_name_plural = "décisions consolidées"
+        ordering = ["value_id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=_MOTIVATED,
+                name="evaluation_consolidation_motivated",
+                violation_error_message="Une motivation est obligatoire, sauf pour « Atteint ».",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_verdict_display()} — {self.value}"
+
+
+def report_key(instance, filename):
+    return f"reports/{uuid.uuid4()}.pdf"
+
+
+class Report(models.Model):
+    """A version of the evaluation report (PDF of the consolidated decisions). Never overwritten: each new
+    version is a new row and a new file. `read_at`/`read_by`: the first download by an establishment user."""
+
+    self_evaluation = models.ForeignKey(
+        SelfEvaluation, verbose_name="auto-évaluation", on_delete=models.PROTECT, related_name="reports"
+    )
+    version = models.PositiveSmallIntegerField("version")
+    final = models.BooleanField("rapport définitif", default=False)
+    file = models.FileField("rapport", storage=documents_storage, upload_to=report_key, max_length=255)
+    file_sha256 = models.CharField("empreinte SHA-256 du fichier", max_length=64)
+    generated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="généré par", on_delete=models.PROTECT, related_name="+"
+    )
+    generated_at = models.DateTimeField("généré le")
+    sent_at = models.DateTimeField("envoyé le", null=True, blank=True)
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="envoyé par",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    read_at = models.DateTimeField("lu le", null=True, blank=True)
+    read_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="lu par",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = "rapport d'évaluation"
+        verbose_name_plural = "rapports d'évaluation"
+        ordering = ["self_evaluation_id", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["self_evaluation", "version"], name="evaluation_report_unique_version"),
+            models.CheckConstraint(
+                condition=models.Q(sent_at__isnull=True) | models.Q(sent_by__isnull=False),
+                name="evaluation_report_sent_by",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(read_at__isnull=True) | models.Q(read_by__isnull=False),
+                name="evaluation_report_read_by",
+            ),
+        ]
+
+    def __str__(self):
+        kind = "définitif" if self.final else "d'évaluation"
+        return f"Rapport {kind} v{self.version} — {self.self_evaluation}"
+
+
+class ContradictoryRound(models.Model):
+    """A période contradictoire: its number, its deadline, and when the establishment sent its observations."""
+
+    self_evaluation = models.ForeignKey(
+        SelfEvaluation, verbose_name="auto-évaluation", on_delete=models.PROTECT, related_name="contradictory_rounds"
+    )
+    number = models.PositiveSmallIntegerField("période contradictoire n°")
+    deadline = models.DateField("date limite des observations")
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="ouverte par", on_delete=models.PROTECT, related_name="+"
+    )
+    opened_at = models.DateTimeField("ouverte le")
+    observations_sent_at = models.DateTimeField("observations envoyées le", null=True, blank=True)
+    observations_sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="observations envoyées par",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = "période contradictoire"
+        verbose_name_plural = "périodes contradictoires"
+        ordering = ["self_evaluation_id", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["self_evaluation", "number"], name="evaluation_round_unique_number"),
+        ]
+
+    def __str__(self):
+        return f"Période contradictoire n° {self.number} — {self.self_evaluation}"
+
+
+class Observation(models.Model):
+    """« Contester »: the establishment's observation on the consolidated decision of one answer, in one round,
+    with its documents; then the evaluators' answer (and, if revised, the new consolidated decision)."""
+
+    round = models.ForeignKey(
+        ContradictoryRound,
+        verbose_name="période contradictoire",
+        on_delete=models.PROTECT,
+        related_name="observations",
+    )
+    value = models.ForeignKey(
+        IndicatorValue, verbose_name="réponse", on_delete=models.PROTECT, related_name="observations"
+    )
+    text = models.TextField("observations")
+    status = models.CharField(
+        "état", max_length=10, choices=ObservationStatus.choices, default=ObservationStatus.BROUILLON
+    )
+    version = models.PositiveIntegerField("version", default=1)
+    written_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="rédigée par", on_delete=models.PROTECT, related_name="+"
+    )
+    updated_at = models.DateTimeField("modifiée le", auto_now=True)
+    sent_at = models.DateTimeField("envoyée le", null=True, blank=True)
+    answer = models.TextField("réponse à l'observation", blank=True)
+    # The verdict the answer set, or empty when the decision was maintained.
+    revised_verdict = models.CharField("décision révisée", max_length=25, choices=Verdict.choices, blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="réponse de",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    answered_at = models.DateTimeField("répondue le", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "observation"
+        verbose_name_plural = "observations"
+        ordering = ["round_id", "value_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["round", "value"], name="evaluation_observation_one_per_round"),
+            models.CheckConstraint(
+                condition=models.Q(status=ObservationStatus.BROUILLON) | models.Q(sent_at__isnull=False),
+                name="evaluation_observation_sent_at",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(answered_at__isnull=True)
+                | (models.Q(answered_by__isnull=False) & ~models.Q(answer="")),
+                name="evaluation_observation_answered",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Observation sur {self.value}"
+
+
+class ObservationDocument(models.Model):
+    """A document added to an observation (validated and stored like any other document)."""
+
+    observation = models.ForeignKey(
+        Observation, verbose_name="observation", on_delete=models.PROTECT, related_name="documents"
+    )
+    document = models.ForeignKey(
+        "documents.Document", verbose_name="document", on_delete=models.PROTECT, related_name="observations"
+    )
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="ajouté par", on_delete=models.PROTECT, related_name="+"
+    )
+    added_at = models.DateTimeField("ajouté le", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "document d'une observation"
+        verbose_name_plural = "documents des observations"
+        ordering = ["observation_id", "added_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["observation", "document"], name="evaluation_observation_document_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.document} → {self.observation}"

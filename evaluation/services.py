@@ -37,7 +37,9 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     State.CLOTUREE: frozenset({State.AUTO_EVALUATION, State.EN_EVALUATION}),
     State.EN_EVALUATION: frozenset({State.RAPPORT_ENVOYE}),
     State.RAPPORT_ENVOYE: frozenset({State.CONTRADICTOIRE, State.DEFINITIVE}),
-    State.CONTRADICTOIRE: frozenset({State.EN_EVALUATION, State.DEFINITIVE}),
+    # From a période contradictoire: a new one (round n + 1, on the questions still contested), back to the
+    # evaluation, or the final report.
+    State.CONTRADICTOIRE: frozenset({State.CONTRADICTOIRE, State.EN_EVALUATION, State.DEFINITIVE}),
     State.DEFINITIVE: frozenset(),
 }
 

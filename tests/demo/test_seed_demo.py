@@ -19,7 +19,15 @@ from accounts.models import User
 from audit.enums import EventType
 from audit.models import AuditEvent
 from contracts.models import Contract, EntiteJuridique, IdentificationData, Membership
-from demo.world import ARS_USER_EMAIL, DEMO_USER_EMAIL, EARLIER_ANSWERS, OTHER_USER_EMAIL
+from demo.world import (
+    AM_USER_EMAIL,
+    ARS_USER_EMAIL,
+    CLOSED_USER_EMAIL,
+    DEMO_USER_EMAIL,
+    EARLIER_ANSWERS,
+    OMEDIT_USER_EMAIL,
+    OTHER_USER_EMAIL,
+)
 from documents.enums import ScanStatus
 from documents.perms import may_download
 from evaluation.attachments import DocumentRefused, withdraw
@@ -45,8 +53,8 @@ def test_seed_demo_twice_gives_the_same_counts():
     seed()
     seed(password=PASSWORD)
     assert project_counts() == first
-    assert first["contracts.EntiteJuridique"] == 2
-    assert first["accounts.User"] == 3
+    assert first["contracts.EntiteJuridique"] == 3
+    assert first["accounts.User"] == 6
 
 
 def test_seed_demo_builds_the_manuals_world():
@@ -281,3 +289,27 @@ def test_seed_demo_refuses_a_database_with_real_accounts():
     assert project_counts() == before
     assert not User.objects.filter(email=DEMO_USER_EMAIL).exists()
     assert User.objects.get() == real
+
+
+def test_seed_demo_gives_the_evaluators_and_a_closed_contract_to_evaluate():
+    """Issue 12: an AM and an OMEDIT evaluator of the region (TOTP keys printed like the ARS agent's), and one
+    contract already closed, so that the evaluation can be tried at once."""
+    output = io.StringIO()
+    call_command("seed_demo", password=PASSWORD, stdout=output)
+    printed = output.getvalue()
+    for email, role in ((AM_USER_EMAIL, "am"), (OMEDIT_USER_EMAIL, "omedit"), (ARS_USER_EMAIL, "ars")):
+        agent = User.objects.get(email=email)
+        assert agent.staff_role == role
+        assert agent.region.name == "Occitanie"
+        assert Authenticator.objects.filter(user=agent, type=Authenticator.Type.TOTP).exists()
+        assert email in printed
+    assert printed.count("Double authentification : clé « ") == 3
+    closed = SelfEvaluation.objects.get(contract__name="CAQES CLINIQUE DU PARC")
+    assert closed.state == SelfEvaluationState.CLOTUREE
+    assert closed.receipts.exists()
+    assert closed.closed_by.email == CLOSED_USER_EMAIL
+    # The referential gives some questions to the AM and to the OMEDIT, besides the ARS.
+    bodies = {node.code: node.evaluating_bodies for node in Node.objects.all()}
+    assert bodies["4.1.1.a"] == ("ars", "am")
+    assert bodies["3.1.1.a"] == ("ars", "omedit")
+    assert bodies["1.1.1.a"] == ("ars",)

@@ -6,7 +6,18 @@ import secrets
 from django.utils import timezone
 
 from accounts.models import Invitation, LoginPolicy
-from evaluation.models import ClosureReceipt, ExtensionRequest
+from evaluation.models import (
+    ClosureReceipt,
+    Consolidation,
+    ContradictoryRound,
+    Decision,
+    Evaluation,
+    ExtensionRequest,
+    Observation,
+    ObservationDocument,
+    Report,
+)
+from tests.accounts.factories import UserFactory
 from tests.audit.factories import AuditEventFactory
 from tests.contracts.factories import (
     AdministrativeContactFactory,
@@ -83,5 +94,47 @@ def make_object_set(region):
         Invitation.objects.create(
             user=member, token_hash=secrets.token_hex(32), expires_at=timezone.now() + datetime.timedelta(days=7)
         ),
+        *_evaluation_objects(self_evaluation, value, document, member),
     ]
     return {type(obj): obj for obj in objects}
+
+
+def _evaluation_objects(self_evaluation, value, document, member):
+    """The evaluation's records of `self_evaluation` (issue 12): decisions, report, round, observation."""
+    agent = UserFactory(ars_staff=True, region=self_evaluation.contract.ej.region)
+    now = timezone.now()
+    contradictory_round = ContradictoryRound.objects.create(
+        self_evaluation=self_evaluation,
+        number=1,
+        deadline=timezone.localdate() + datetime.timedelta(days=30),
+        opened_by=agent,
+        opened_at=now,
+    )
+    observation = Observation.objects.create(
+        round=contradictory_round, value=value, text="Le plan d'actions a été validé.", written_by=member
+    )
+    return [
+        Evaluation.objects.get(pk=self_evaluation.pk),
+        Decision.objects.create(
+            value=value,
+            body="ars",
+            verdict="non_atteint",
+            motivation="Pièce manquante.",
+            decided_by=agent,
+            decided_at=now,
+        ),
+        Consolidation.objects.create(
+            value=value, verdict="non_atteint", motivation="Pièce manquante.", decided_by=agent, decided_at=now
+        ),
+        Report.objects.create(
+            self_evaluation=self_evaluation,
+            version=1,
+            file="reports/rapport.pdf",
+            file_sha256="0" * 64,
+            generated_by=agent,
+            generated_at=now,
+        ),
+        contradictory_round,
+        observation,
+        ObservationDocument.objects.create(observation=observation, document=document, added_by=member),
+    ]

@@ -20,9 +20,16 @@ from evaluation.models import (
     Attachment,
     Campaign,
     ClosureReceipt,
+    Consolidation,
+    ContradictoryRound,
+    Decision,
+    Evaluation,
     ExtensionRequest,
     IndicatorValue,
     IndicatorValueHistory,
+    Observation,
+    ObservationDocument,
+    Report,
     SelfEvaluation,
     Transition,
 )
@@ -50,6 +57,13 @@ VIEW_ONLY_MODELS = [
     ClosureReceipt,
     Document,
     Attachment,
+    Evaluation,
+    Decision,
+    Consolidation,
+    Report,
+    ContradictoryRound,
+    Observation,
+    ObservationDocument,
 ]
 
 

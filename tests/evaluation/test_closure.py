@@ -404,7 +404,7 @@ def test_closure_is_refused_at_95_percent(demo, django_capture_on_commit_callbac
     assert str(refusal.value) == "Il reste 1 question à saisir."
     self_evaluation.refresh_from_db()
     assert self_evaluation.state == SelfEvaluationState.AUTO_EVALUATION
-    assert not ClosureReceipt.objects.exists()
+    assert not ClosureReceipt.objects.filter(self_evaluation=self_evaluation).exists()
     assert mail.outbox == []
 
 

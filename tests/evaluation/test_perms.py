@@ -93,7 +93,9 @@ def test_the_powers_over_the_whole_self_evaluation(situation, role):
     can = abilities_for(self_evaluation, user_with(role, self_evaluation))
     write = role in WRITERS and situation in OPEN
     signataire = write and role == "signataire"
-    assert can == Abilities(write=write, close=signataire, assign=signataire)
+    # An ARS agent of the region decides for the ARS once the self-evaluation is closed (issue 12).
+    evaluation = {"body": "ars", "evaluating": situation == "cloturee"} if role == "agent" else {}
+    assert can == Abilities(write=write, close=signataire, assign=signataire, **evaluation)
     assert can.banner == ("Auto-Evaluation" if write else "Consultation")
 
 

@@ -30,12 +30,18 @@ class Command(BaseCommand):
         self.stdout.write(f"Adresse : {settings.SITE_URL}/")
         self.stdout.write(f"Établissement (CHU DE GRENOBLE ALPES) : {result.demo_user.email} / {shown}")
         self.stdout.write(f"Autre établissement (CHU DE MONTPELLIER) : {result.other_user.email} / {shown}")
-        self.stdout.write(f"Agent ARS (administration) : {result.ars_user.email} / {shown}")
-        if result.ars_totp_secret:
-            self.stdout.write(
-                f"  Double authentification de l'agent ARS : clé « {result.ars_totp_secret} » à saisir dans une "
-                "application d'authentification (FreeOTP, Aegis, Google Authenticator…)."
-            )
+        self.stdout.write(f"Établissement au contrat clos (CLINIQUE DU PARC) : {result.closed_user.email} / {shown}")
+        for label, user, secret in (
+            ("Agent ARS", result.ars_user, result.ars_totp_secret),
+            ("Évaluatrice Assurance Maladie", result.am_user, result.am_totp_secret),
+            ("Évaluateur OMEDIT", result.omedit_user, result.omedit_totp_secret),
+        ):
+            self.stdout.write(f"{label} (administration) : {user.email} / {shown}")
+            if secret:
+                self.stdout.write(
+                    f"  Double authentification : clé « {secret} » à saisir dans une application "
+                    "d'authentification (FreeOTP, Aegis, Google Authenticator…)."
+                )
         self.stdout.write(
             "Le mot de passe des établissements est temporaire : il faut le renouveler à la première connexion."
         )
