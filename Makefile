@@ -32,8 +32,10 @@ demo: venv-runtime system-packages ## Install and run the portal with the demo w
 	@echo "  e-CARS est prêt : http://127.0.0.1:$(PORT)/"
 	@echo "  Connexion de démonstration : contact.et1.etablissement@test.fr / $(DEMO_PASSWORD)"
 	@echo "  (mot de passe temporaire, à renouveler à la première connexion)"
-	@echo "  Agent ARS : mourad.abed@ars.sante.fr, même mot de passe, /admin/ avec la clé de double"
-	@echo "  authentification affichée ci-dessus au premier lancement."
+	@echo "  Agents (même mot de passe, /admin/, avec la clé de double authentification affichée"
+	@echo "  ci-dessus au premier lancement) : mourad.abed@ars.sante.fr (ARS),"
+	@echo "  claire.morel@assurance-maladie.fr (AM), paul.girard@omedit-occitanie.fr (OMEDIT)."
+	@echo "  « CAQES CLINIQUE DU PARC » est clos : à évaluer dans Évaluations."
 	@echo "  Les courriels (codes de vérification…) s'affichent dans ce terminal."
 	@echo "  Arrêt : Ctrl+C"
 	@echo

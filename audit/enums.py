@@ -34,6 +34,12 @@ class EventType(models.TextChoices):
     WRITE_REFUSED = "evaluation.write_refused", "écriture refusée"
     EXTENSION_REQUESTED = "evaluation.extension_requested", "prolongation demandée"
     EXTENSION_DECIDED = "evaluation.extension_decided", "décision sur une prolongation"
+    DECISION_RECORDED = "evaluation.decision_recorded", "décision d'une instance enregistrée"
+    CONSOLIDATION_RECORDED = "evaluation.consolidation_recorded", "décision consolidée enregistrée"
+    INCENTIVE_SET = "evaluation.incentive_set", "montant de l'intéressement enregistré"
+    REPORT_GENERATED = "evaluation.report_generated", "rapport d'évaluation généré"
+    REPORT_SENT = "evaluation.report_sent", "rapport d'évaluation envoyé"
+    REPORT_READ = "evaluation.report_read", "rapport d'évaluation lu"
     # Documents
     DOCUMENT_UPLOADED = "document.uploaded", "document déposé"
     DOCUMENT_REJECTED = "document.rejected", "document refusé"

@@ -14,16 +14,19 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from contracts.admin import ContractAdmin
 from contracts.models import Contract
 from documents.admin import DocumentAdmin
 from documents.models import Document
+from ecars import privileges
 from ecars.admin import ReadOnlyInline, ReadOnlyMixin, RegionScopedAdmin, ScopedRelatedListFilter, without_fields
 from ecars.lib.http import request_context
 from evaluation import extensions, services
-from evaluation.enums import ExtensionStatus
+from evaluation.enums import ExtensionStatus, SelfEvaluationState
 from evaluation.models import (
     Attachment,
     Campaign,
@@ -395,6 +398,30 @@ class ServiceActionsMixin:
         return TemplateResponse(request, self.action_form_template, context)
 
 
+# The states « Évaluations » lists: from the closure on.
+EVALUATED_STATES = SelfEvaluationState.closed_states()
+
+
+def department_of(finess: str) -> str:
+    """The department of an EJ, read from its FINESS juridique: its first two characters (2A, 2B for Corsica),
+    three for the overseas departments (971…976)."""
+    return finess[:3] if finess.startswith("97") else finess[:2]
+
+
+class DepartmentFilter(admin.SimpleListFilter):
+    title = "département"
+    parameter_name = "departement"
+
+    def lookups(self, request, model_admin):
+        finess = model_admin.get_queryset(request).values_list("contract__ej__finess", flat=True).distinct()
+        return [(code, code) for code in sorted({department_of(number) for number in finess})]
+
+    def queryset(self, request, queryset):
+        code = self.value()
+        # Codes are 2 characters, or 3 from « 97 » on: no code is the start of another.
+        return queryset.filter(contract__ej__finess__startswith=code) if code else queryset
+
+
 @admin.register(Evaluation)
 class EvaluationAdmin(ReadOnlyMixin, RegionScopedAdmin):
     """« Évaluations »: the evaluators' list of their region's self-evaluations, and the pages made for their
@@ -403,11 +430,56 @@ class EvaluationAdmin(ReadOnlyMixin, RegionScopedAdmin):
 
     region_path = "contract__ej__region"
     list_select_related = SELF_EVALUATION_RELATED
+    list_display = ("ej", "contract_name", "campaign", "state_label", "closed_on", "progress", "work")
+    list_display_links = None
+    list_filter = ("state", DepartmentFilter, "campaign")
+    search_fields = ("contract__name", "contract__ej__finess", "contract__ej__name")
+    ordering = ("closed_at", "pk")
 
     def get_urls(self):
         from evaluation.admin_pages import urls
 
         return urls(self) + super().get_urls()
+
+    def get_queryset(self, request):
+        from evaluation.decisions import with_progress
+        from evaluation.perms import BODY_OF_ROLE
+
+        body = BODY_OF_ROLE.get(privileges.role_of(request.user))
+        queryset = super().get_queryset(request).filter(state__in=EVALUATED_STATES)
+        return with_progress(queryset, body)
+
+    @admin.display(description="Etablissement (EJ)", ordering="contract__ej__finess")
+    def ej(self, obj):
+        return f"{obj.contract.ej.finess} - {obj.contract.ej.name}"
+
+    @admin.display(description="Contrat", ordering="contract__name")
+    def contract_name(self, obj):
+        return obj.contract.name
+
+    @admin.display(description="Etat en cours", ordering="state")
+    def state_label(self, obj):
+        return obj.get_state_display()
+
+    @admin.display(description="Clôturée le", ordering="closed_at")
+    def closed_on(self, obj):
+        return timezone.localtime(obj.closed_at).strftime("%d/%m/%Y") if obj.closed_at else "—"
+
+    @admin.display(description="Progression")
+    def progress(self, obj):
+        left = obj.to_decide - obj.decided
+        return f"{obj.decided} décidée{'s' if obj.decided > 1 else ''} / {left} à décider"
+
+    @admin.display(description="Travail")
+    def work(self, obj):
+        return format_html(
+            '<a href="{}">Évaluer<span class="visually-hidden"> {}</span></a> · <a href="{}">Consolidation'
+            '<span class="visually-hidden"> {}</span></a>',
+            reverse("admin:evaluation_evaluation_evaluate", args=[obj.pk]),
+            obj.contract.name,
+            reverse("admin:evaluation_evaluation_consolidate", args=[obj.pk]),
+            obj.contract.name,
+        )
 
 
 @admin.register(SelfEvaluation)

@@ -18,10 +18,11 @@ class EvaluationConfig(AppConfig):
         # The question's documents in what `documents` does for a contract or a document (documents/hooks.py):
         # `documents` never imports `evaluation`, it asks its hooks.
         from documents import hooks as documents_hooks
-        from evaluation import attachments, receipts
+        from evaluation import attachments, receipts, reports
 
         documents_hooks.contract_archive_entries.register(attachments.contract_archive_entries)
         documents_hooks.contract_has_other_documents.register(attachments.contract_has_question_documents)
         documents_hooks.document_contracts.register(attachments.document_question_contracts)
         documents_hooks.stored_files.register(receipts.stored_receipts)
+        documents_hooks.stored_files.register(reports.stored_reports)
         documents_hooks.contract_year.register(attachments.contract_year)

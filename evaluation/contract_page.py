@@ -60,7 +60,36 @@ def self_evaluation_blocks(request, contract) -> list[Block]:
         banner,
         *missing,
         Block("evaluation/_contract_actions.html", actions, "actions"),
+        *_reports_block(request.user, self_evaluation, role),
         Block("evaluation/_contract_calendar.html", calendar, "body"),
+    ]
+
+
+# The states in which a report has been sent to the establishment.
+REPORTED_STATES = (
+    SelfEvaluationState.RAPPORT_ENVOYE,
+    SelfEvaluationState.CONTRADICTOIRE,
+    SelfEvaluationState.DEFINITIVE,
+)
+
+
+def _reports_block(user, self_evaluation, role) -> list[Block]:
+    """« Rapport d'évaluation »: each version sent to the establishment, to download (members of the EJ through
+    the portal, where the first download is the read receipt; agents through « Évaluations »)."""
+    if self_evaluation.state not in REPORTED_STATES:
+        return []  # no report is sent before: no query
+    sent = list(self_evaluation.reports.filter(sent_at__isnull=False).order_by("-version"))
+    if not sent:
+        return []
+    staff = privileges.role_of(user) is not None
+    if not staff and role is None:
+        return []
+    return [
+        Block(
+            "evaluation/_contract_reports.html",
+            {"self_evaluation": self_evaluation, "reports": sent, "staff": staff},
+            "body",
+        )
     ]
 
 

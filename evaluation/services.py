@@ -480,13 +480,23 @@ def save_answer(
 
 @transaction.atomic
 def _save_answer(value: IndicatorValue, *, acting_user, expected_version: int, answer: dict, context):
-    from evaluation.models import IndicatorValueHistory
-
     locked, can = _lock_for_writing(value.self_evaluation_id, acting_user=acting_user)
     current = IndicatorValue.objects.select_for_update(of=("self",)).select_related("indicator").get(pk=value.pk)
     current.self_evaluation = locked  # already loaded: the audit's description needs no query
     if not can.edit(current):
         raise WriteRefused("Cette question n'est pas renseignée par l'établissement.")
+    return write_answer(
+        current, acting_user=acting_user, expected_version=expected_version, answer=answer, context=context
+    )
+
+
+def write_answer(current: IndicatorValue, *, acting_user, expected_version: int, answer: dict, context):
+    """Write `answer` on `current` (locked by the caller, its indicator and self-evaluation with its EJ loaded,
+    the caller's rule checked): optimistic locking, the history and the audit event. The establishment's save
+    and the bodies' answers (evaluation.decisions.fill_for_body) both write through here."""
+    from evaluation.models import IndicatorValueHistory
+
+    locked = current.self_evaluation
     if current.version != expected_version:
         raise VersionConflict(current)
     changes = {

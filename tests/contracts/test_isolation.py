@@ -15,6 +15,7 @@ from contracts.enums import MembershipRole
 from tests.accounts.factories import UserFactory
 from tests.contracts.factories import ContractFactory, EtablissementFactory, MembershipFactory
 from tests.evaluation.factories import AttachmentFactory, IndicatorValueFactory, SelfEvaluationFactory
+from tests.evaluation.test_reports import SentReportFactory
 from tests.urlconf import all_routes
 
 
@@ -34,6 +35,7 @@ def objects_of(ej):
     self_evaluation = SelfEvaluationFactory(contract=contract)
     value = IndicatorValueFactory(self_evaluation=self_evaluation)
     attachment = AttachmentFactory(document__ej=ej, indicator_value=value)
+    report = SentReportFactory(self_evaluation=self_evaluation)
     return {
         "ej": ej.public_id,
         "contract": contract.public_id,
@@ -41,6 +43,7 @@ def objects_of(ej):
         "self_evaluation": self_evaluation.public_id,
         "code": value.indicator.code,
         "document": attachment.document.public_id,
+        "version": report.version,
     }
 
 

@@ -114,7 +114,16 @@ def _evaluation_objects(self_evaluation, value, document, member):
         round=contradictory_round, value=value, text="Le plan d'actions a été validé.", written_by=member
     )
     return [
-        Evaluation.objects.get(pk=self_evaluation.pk),
+        # « Évaluations » lists closed self-evaluations: another contract's, closed.
+        Evaluation.objects.get(
+            pk=SelfEvaluationFactory(
+                closed=True,
+                campaign=self_evaluation.campaign,
+                contract=ContractFactory(
+                    ej=self_evaluation.contract.ej, contract_type=self_evaluation.contract.contract_type
+                ),
+            ).pk
+        ),
         Decision.objects.create(
             value=value,
             body="ars",
