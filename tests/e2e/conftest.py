@@ -5,10 +5,19 @@ console errors (which include Content-Security-Policy and Subresource Integrity 
 """
 
 import os
+import re
 
 import pytest
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal.auth import (
+    TOTP,
+    format_hotp_value,
+    generate_totp_secret,
+    hotp_value,
+    yield_hotp_counters_from_time,
+)
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 
 CHROMIUM = os.environ.get("ECARS_CHROMIUM", "/usr/bin/chromium")
@@ -82,3 +91,18 @@ def log_in(page, email, password):
     page.get_by_role("textbox", name="Adresse de messagerie").fill(email)
     page.get_by_label("Mot de passe", exact=True).fill(password)
     page.get_by_role("button", name="Se connecter").click()
+
+
+def log_in_agent(page, agent, password):
+    """An agent's login: the password, then the TOTP code (the key set here, as if the agent had scanned it)."""
+    type(agent).objects.filter(pk=agent.pk).update(password_must_change=False)
+    secret = generate_totp_secret()
+    Authenticator.objects.filter(user=agent, type=Authenticator.Type.TOTP).delete()
+    TOTP.activate(agent, secret)
+    log_in(page, agent.email, password)
+    counters = list(yield_hotp_counters_from_time())
+    page.get_by_label("Code de l'application d'authentification ou code de récupération").fill(
+        format_hotp_value(hotp_value(secret, counters[len(counters) // 2]))
+    )
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page).not_to_have_url(re.compile("/accounts/"))

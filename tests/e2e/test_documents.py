@@ -7,14 +7,6 @@ import re
 import zipfile
 
 import pytest
-from allauth.mfa.models import Authenticator
-from allauth.mfa.totp.internal.auth import (
-    TOTP,
-    format_hotp_value,
-    generate_totp_secret,
-    hotp_value,
-    yield_hotp_counters_from_time,
-)
 from django.core.management import call_command
 from django.utils import timezone
 from playwright.sync_api import expect
@@ -25,7 +17,7 @@ from demo.world import ARS_USER_EMAIL, DEMO_USER_EMAIL
 from documents.models import Document
 from evaluation.models import SelfEvaluation
 from tests.documents.corpus import HTML_PAGE, sample
-from tests.e2e.conftest import assert_page_is_healthy, log_in
+from tests.e2e.conftest import assert_page_is_healthy, log_in, log_in_agent
 
 
 PASSWORD = "Demo-e-CARS-2026!"
@@ -179,19 +171,8 @@ def test_ajouter_document_first_from_the_keyboard(page, demo_user):
 
 def test_ajouter_document_first_on_the_contract_page(page, demo_user):
     """The same order in « Documents du contrat », which an ARS agent fills (password, then TOTP code)."""
-    agent = User.objects.get(email=ARS_USER_EMAIL)
-    User.objects.filter(pk=agent.pk).update(password_must_change=False)
-    secret = generate_totp_secret()
-    Authenticator.objects.filter(user=agent, type=Authenticator.Type.TOTP).delete()
-    TOTP.activate(agent, secret)
     intercept_file_choosers(page)
-    log_in(page, agent.email, PASSWORD)
-    counters = list(yield_hotp_counters_from_time())
-    page.get_by_label("Code de l'application d'authentification ou code de récupération").fill(
-        format_hotp_value(hotp_value(secret, counters[len(counters) // 2]))
-    )
-    page.get_by_role("button", name="Se connecter").click()
-    expect(page).not_to_have_url(re.compile("/accounts/"))
+    log_in_agent(page, User.objects.get(email=ARS_USER_EMAIL), PASSWORD)
     contract = Contract.objects.get(name="CAQES TEST", ej__finess="380780080")
     page.goto(f"/contrats/{contract.public_id}/")
     section = page.locator("#documents")
