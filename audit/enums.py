@@ -40,6 +40,9 @@ class EventType(models.TextChoices):
     REPORT_GENERATED = "evaluation.report_generated", "rapport d'évaluation généré"
     REPORT_SENT = "evaluation.report_sent", "rapport d'évaluation envoyé"
     REPORT_READ = "evaluation.report_read", "rapport d'évaluation lu"
+    OBSERVATION_SAVED = "evaluation.observation_saved", "observation enregistrée"
+    OBSERVATIONS_SENT = "evaluation.observations_sent", "observations envoyées"
+    OBSERVATION_ANSWERED = "evaluation.observation_answered", "réponse à une observation"
     # Documents
     DOCUMENT_UPLOADED = "document.uploaded", "document déposé"
     DOCUMENT_REJECTED = "document.rejected", "document refusé"

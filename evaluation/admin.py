@@ -13,6 +13,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
+from django.db.models import CharField, Q, Value
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -403,9 +404,37 @@ EVALUATED_STATES = SelfEvaluationState.closed_states()
 
 
 def department_of(finess: str) -> str:
-    """The department of an EJ, read from its FINESS juridique: its first two characters (2A, 2B for Corsica),
-    three for the overseas departments (971…976)."""
-    return finess[:3] if finess.startswith("97") else finess[:2]
+    """The department of an EJ, read from its FINESS juridique: its first two characters (2A, 2B for Corsica);
+    overseas, three: « 97 » and the fourth character when the number starts with « 970 » (9701… Guadeloupe → 971,
+    9704… La Réunion → 974), the first three otherwise (976… → 976, 98x…)."""
+    if finess.startswith("970"):
+        return "97" + finess[3:4]
+    if finess[:2] in ("97", "98"):
+        return finess[:3]
+    return finess[:2]
+
+
+def department_q(code: str) -> Q:
+    """The EJ (through `contract__ej`) of department `code`, as `department_of` reads it."""
+    if len(code) == 3:
+        q = Q(contract__ej__finess__startswith=code)
+        return q | Q(contract__ej__finess__startswith=f"970{code[2]}") if code.startswith("97") else q
+    # Two characters: never « 97 » nor « 98 », which always give three.
+    return Q(contract__ej__finess__startswith=code)
+
+
+class EvaluationStateFilter(admin.SimpleListFilter):
+    """The states « Évaluations » lists, and those only (the state field's own filter offers them all)."""
+
+    title = "état"
+    parameter_name = "etat"
+
+    def lookups(self, request, model_admin):
+        return [(state.value, state.label) for state in EVALUATED_STATES]
+
+    def queryset(self, request, queryset):
+        code = self.value()
+        return queryset.filter(state=code) if code in EVALUATED_STATES else queryset
 
 
 class DepartmentFilter(admin.SimpleListFilter):
@@ -418,8 +447,7 @@ class DepartmentFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         code = self.value()
-        # Codes are 2 characters, or 3 from « 97 » on: no code is the start of another.
-        return queryset.filter(contract__ej__finess__startswith=code) if code else queryset
+        return queryset.filter(department_q(code)) if code else queryset
 
 
 @admin.register(Evaluation)
@@ -432,7 +460,7 @@ class EvaluationAdmin(ReadOnlyMixin, RegionScopedAdmin):
     list_select_related = SELF_EVALUATION_RELATED
     list_display = ("ej", "contract_name", "campaign", "state_label", "closed_on", "progress", "work")
     list_display_links = None
-    list_filter = ("state", DepartmentFilter, "campaign")
+    list_filter = (EvaluationStateFilter, DepartmentFilter, "campaign")
     search_fields = ("contract__name", "contract__ej__finess", "contract__ej__name")
     ordering = ("closed_at", "pk")
 
@@ -447,7 +475,7 @@ class EvaluationAdmin(ReadOnlyMixin, RegionScopedAdmin):
 
         body = BODY_OF_ROLE.get(privileges.role_of(request.user))
         queryset = super().get_queryset(request).filter(state__in=EVALUATED_STATES)
-        return with_progress(queryset, body)
+        return with_progress(queryset, body).annotate(progress_body=Value(body, output_field=CharField()))
 
     @admin.display(description="Etablissement (EJ)", ordering="contract__ej__finess")
     def ej(self, obj):
@@ -457,7 +485,7 @@ class EvaluationAdmin(ReadOnlyMixin, RegionScopedAdmin):
     def contract_name(self, obj):
         return obj.contract.name
 
-    @admin.display(description="Etat en cours", ordering="state")
+    @admin.display(description="Etat", ordering="state")
     def state_label(self, obj):
         return obj.get_state_display()
 
@@ -467,8 +495,10 @@ class EvaluationAdmin(ReadOnlyMixin, RegionScopedAdmin):
 
     @admin.display(description="Progression")
     def progress(self, obj):
-        left = obj.to_decide - obj.decided
-        return f"{obj.decided} décidée{'s' if obj.decided > 1 else ''} / {left} à décider"
+        """Questions decided by the agent's body / those it decides; for national administrators (no body),
+        questions consolidated / all (`with_progress`)."""
+        done = "consolidées" if obj.progress_body is None else "décidées"
+        return f"{obj.decided} / {obj.to_decide} {done}"
 
     @admin.display(description="Travail")
     def work(self, obj):

@@ -61,6 +61,7 @@ def self_evaluation_blocks(request, contract) -> list[Block]:
         *missing,
         Block("evaluation/_contract_actions.html", actions, "actions"),
         *_reports_block(request.user, self_evaluation, role),
+        *_contradictory_block(request.user, self_evaluation, role),
         Block("evaluation/_contract_calendar.html", calendar, "body"),
     ]
 
@@ -91,6 +92,29 @@ def _reports_block(user, self_evaluation, role) -> list[Block]:
             "body",
         )
     ]
+
+
+def _contradictory_block(user, self_evaluation, role) -> list[Block]:
+    """« Période contradictoire n° N — observations jusqu'au … » for the EJ's members: the observations
+    drafted and sent, and « Envoyer mes observations » for the signataires while drafts wait."""
+    from evaluation import contradictory
+
+    if role is None or self_evaluation.state != SelfEvaluationState.CONTRADICTOIRE:
+        return []
+    current = contradictory.current_round(self_evaluation)
+    if current is None:
+        return []
+    drafts, sent = contradictory.drafts_and_sent(current)
+    can = abilities(self_evaluation, role=role)
+    context = {
+        "self_evaluation": self_evaluation,
+        "round": current,
+        "drafts": drafts,
+        "sent": sent,
+        "may_send": can.send_observations and drafts > 0 and current.observations_sent_at is None,
+        "open": can.contesting and current.observations_sent_at is None,
+    }
+    return [Block("evaluation/_contract_contradictory.html", context, "body")]
 
 
 def _missing_self_evaluation_block(user, contract, self_evaluation, today) -> list[Block]:

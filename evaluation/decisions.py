@@ -7,7 +7,8 @@ questions « renseignées par » them (the establishment's grey dots).
   `Decision.version` (0: no decision yet), as for answers. Frozen once the report is sent.
 - `fill_for_body(value, …)`: the body that fills a question answers it, with the validation, history and
   optimistic locking of the establishment's answers (evaluation.services.write_answer).
-- `progress(…)`: questions decided by a body / to decide, for the list « Évaluations ».
+- `with_progress(queryset, body)`: questions decided by a body / those it decides (national administrators:
+  consolidated / all), for the list « Évaluations ».
 
 The private note never leaves the agencies: never audited, never shown to the establishment.
 """

@@ -11,12 +11,12 @@ ET. A question the previous campaign did not ask has no N-1, even if an older ye
 
 from dataclasses import dataclass, field
 
-from django.db.models import Prefetch, Subquery
+from django.db.models import Exists, OuterRef, Prefetch, Subquery
 
 from documents.perms import may_download
 from evaluation import values
 from evaluation.display import answer_shown
-from evaluation.models import Attachment, IndicatorValue, SelfEvaluation
+from evaluation.models import Attachment, IndicatorValue, Report, SelfEvaluation
 
 
 def previous_self_evaluation(self_evaluation) -> Subquery:
@@ -34,6 +34,8 @@ class EarlierYear:
     value: str
     comment: str
     is_previous: bool  # the contract's previous campaign: its comment is « Commentaire évalué N-1 »
+    verdict: str = ""  # « Évaluation <année> »: the consolidated decision, once that year's report was sent
+    motivation: str = ""
     documents: list = field(default_factory=list)  # [(document, downloadable)], in the order they were added
 
 
@@ -49,7 +51,11 @@ def earlier_years(value) -> list[EarlierYear]:
             etablissement_id=value.etablissement_id,
         )
         .annotate(previous_id=previous_self_evaluation(self_evaluation))
-        .select_related("self_evaluation__campaign", "indicator")
+        .annotate(
+            reported=Exists(Report.objects.filter(self_evaluation=OuterRef("self_evaluation"), sent_at__isnull=False))
+        )
+        .select_related("self_evaluation__campaign", "indicator", "consolidation")
+        .defer("consolidation__private_note")  # never read: an establishment page
         .prefetch_related(
             Prefetch(
                 "attachments",
@@ -68,11 +74,20 @@ def earlier_years(value) -> list[EarlierYear]:
             value=answer_shown(previous.indicator.value_type, previous.value, not_applicable=previous.not_applicable),
             comment=previous.comment,
             is_previous=previous.self_evaluation_id == previous.previous_id,
+            **_evaluation_of(previous),
             # Listed only: the documents of an earlier year are never withdrawn (evaluation.attachments.withdraw).
             documents=[(a.document, may_download(a.document)) for a in previous.listed],
         )
         for previous in earlier
     ]
+
+
+def _evaluation_of(previous) -> dict:
+    """The consolidated decision of an earlier year's answer, once that year's report was sent; never a note."""
+    consolidation = getattr(previous, "consolidation", None) if previous.reported else None
+    if consolidation is None:
+        return {}
+    return {"verdict": consolidation.get_verdict_display(), "motivation": consolidation.motivation}
 
 
 def previous_comment(years: list[EarlierYear]) -> str:

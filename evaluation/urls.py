@@ -1,6 +1,6 @@
 from django.urls import path
 
-from evaluation.views import attachments, closure, extensions, questions, reports, workbook
+from evaluation.views import attachments, closure, extensions, observations, questions, reports, workbook
 
 
 app_name = "evaluation"
@@ -14,6 +14,7 @@ urlpatterns = [
     path("evaluations/<uuid:self_evaluation>/cloture/", closure.close, name="close"),
     path("evaluations/<uuid:self_evaluation>/attestation/", closure.receipt, name="receipt"),
     path("evaluations/<uuid:self_evaluation>/rapports/<int:version>/", reports.download, name="report_download"),
+    path("evaluations/<uuid:self_evaluation>/observations/envoyer/", observations.send, name="send_observations"),
     path("evaluations/<uuid:self_evaluation>/prolongation/", extensions.request_extension, name="request_extension"),
     path("evaluations/<uuid:self_evaluation>/classeur.xlsx", workbook.download, name="workbook_download"),
     path("evaluations/<uuid:self_evaluation>/classeur/", workbook.upload, name="workbook_upload"),

@@ -6,8 +6,20 @@ Each module gives the URLs of one part of the work, under « Évaluations » (ev
 - `contradictory`: the observations of the période contradictoire and their answers.
 """
 
-from evaluation.admin_pages import consolidate, contradictory, evaluate
+
+def page_view(model_admin, function, *decorators):
+    """`function(model_admin, request, object_id, **kwargs)` as an admin page: the admin's login, staff and
+    TOTP checks (admin_view), then `decorators` (the accepted methods)."""
+
+    def page(request, object_id, **kwargs):
+        return function(model_admin, request, object_id, **kwargs)
+
+    for decorator in decorators:
+        page = decorator(page)
+    return model_admin.admin_site.admin_view(page)
 
 
 def urls(model_admin) -> list:
+    from evaluation.admin_pages import consolidate, contradictory, evaluate
+
     return [*evaluate.urls(model_admin), *consolidate.urls(model_admin), *contradictory.urls(model_admin)]

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from ecars.lib.http import request_context
 from evaluation import consolidation, reports, services, values
+from evaluation.admin_pages import page_view
 from evaluation.enums import SelfEvaluationState, Verdict
 from evaluation.models import IndicatorValue, Report
 from evaluation.perms import abilities_for
@@ -32,12 +33,7 @@ DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 def urls(model_admin) -> list:
     def view(function, *decorators):
-        def page(request, object_id, **kwargs):
-            return function(model_admin, request, object_id, **kwargs)
-
-        for decorator in decorators:
-            page = decorator(page)
-        return model_admin.admin_site.admin_view(page)
+        return page_view(model_admin, function, *decorators)
 
     return [
         path(

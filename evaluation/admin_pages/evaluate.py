@@ -23,6 +23,7 @@ from documents.antivirus import scanning_enabled
 from documents.perms import may_download
 from ecars.lib.http import request_context
 from evaluation import decisions, services, values
+from evaluation.admin_pages import page_view
 from evaluation.admin_pages.consolidate import _self_evaluation, describe_errors
 from evaluation.display import answer_shown, comment_label, question_label
 from evaluation.earlier import earlier_years
@@ -38,12 +39,7 @@ INFO = "evaluation_evaluation"
 
 def urls(model_admin) -> list:
     def view(function, *decorators):
-        def page(request, object_id, **kwargs):
-            return function(model_admin, request, object_id, **kwargs)
-
-        for decorator in decorators:
-            page = decorator(page)
-        return model_admin.admin_site.admin_view(page)
+        return page_view(model_admin, function, *decorators)
 
     return [
         path("<path:object_id>/evaluer/", view(overview, require_GET), name=f"{INFO}_evaluate"),
@@ -92,6 +88,10 @@ class BodyAnswerForm(AnswerForm):
     """The answer of a body to a question it fills: the establishment's form, under the body's own title."""
 
     prefix = "reponse"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["comment"].help_text = "Le commentaire de votre instance sur la réponse, lu par l'établissement."
 
 
 def _rows(self_evaluation, body):
@@ -230,8 +230,9 @@ def _save_decision(request, self_evaluation, value, form):
         messages.error(request, str(refusal))
         return redirect(_question_url(self_evaluation, value))
     except services.VersionConflict as conflict:
-        form.conflict = _conflict_message(value, conflict.current)
-        form.add_error(None, form.conflict)
+        # The agent's text is kept, on the version now stored: saving again replaces it knowingly.
+        _see_version(form, conflict.current.version if conflict.current else 0)
+        form.add_error(None, _conflict_message(value, conflict.current))
         return None
     messages.success(request, f"{value.indicator.code} : décision enregistrée.")
     tree, _ = _rows(self_evaluation, abilities_for(self_evaluation, request.user).body)
@@ -240,6 +241,13 @@ def _save_decision(request, self_evaluation, value, form):
         return redirect(_question_url(self_evaluation, following.value))
     messages.info(request, "Toutes les questions de votre instance sont décidées.")
     return redirect(reverse(f"admin:{INFO}_evaluate", args=[self_evaluation.pk]))
+
+
+def _see_version(form, version: int) -> None:
+    """Re-render `form` (bound) with the version stored now in its hidden field, the rest as entered."""
+    data = form.data.copy()
+    data[form.add_prefix("version")] = str(version)
+    form.data = data
 
 
 def _save_answer(request, self_evaluation, value, form):
@@ -256,11 +264,14 @@ def _save_answer(request, self_evaluation, value, form):
     except decisions.DecisionRefused as refusal:
         messages.error(request, str(refusal))
         return redirect(_question_url(self_evaluation, value))
-    except services.VersionConflict:
+    except services.VersionConflict as conflict:
+        _see_version(form, conflict.current.version)
+        who = conflict.current.updated_by
+        by = f" par {who.get_full_name() or who.email}" if who else ""
         form.add_error(
             None,
-            f"{value.indicator.code} : la réponse a été modifiée entre-temps. Vos changements n'ont pas été "
-            "enregistrés : relisez-la, puis enregistrez de nouveau.",
+            f"{value.indicator.code} : la réponse a été modifiée entre-temps{by}. Vos changements n'ont pas été "
+            "enregistrés : relisez la réponse enregistrée ci-dessus, puis enregistrez de nouveau si besoin.",
         )
         return None
     messages.success(request, f"{value.indicator.code} : réponse enregistrée.")

@@ -16,6 +16,7 @@ from evaluation.display import (
 )
 from evaluation.earlier import earlier_years, previous_comment
 from evaluation.forms import AnswerForm, AssignmentForm
+from evaluation.views import observations
 from evaluation.views.attachments import question_block
 from evaluation.views.common import get_question_value, get_self_evaluation_for_user, page_context
 
@@ -46,9 +47,8 @@ def question(request, self_evaluation, code):
     """A question under the tree: the answer form (or its reading), earlier years, history, assignment."""
     self_evaluation = get_self_evaluation_for_user(request, self_evaluation)
     value = get_question_value(self_evaluation, code, request.GET.get("et"))
-    form = AnswerForm.for_value(
-        value, data=request.POST if request.method == "POST" and "assign" not in request.POST else None
-    )
+    answering = request.method == "POST" and not {"assign", "observation"} & set(request.POST)
+    form = AnswerForm.for_value(value, data=request.POST if answering else None)
     assignment_form = AssignmentForm(
         data=request.POST if request.method == "POST" and "assign" in request.POST else None,
         ej=self_evaluation.contract.ej,
@@ -58,7 +58,13 @@ def question(request, self_evaluation, code):
         },
     )
     status = 200
-    if request.method == "POST" and "assign" in request.POST:
+    evaluation = None
+    if request.method == "POST" and "observation" in request.POST:
+        outcome = observations.save(request, value)
+        if not isinstance(outcome, dict):
+            return outcome
+        evaluation, status = outcome, 400
+    elif request.method == "POST" and "assign" in request.POST:
         if assignment_form.is_valid():
             try:
                 count = services.assign_questions(
@@ -119,6 +125,7 @@ def question(request, self_evaluation, code):
             "next_question": context["tree"].next_to_fill(after=current),
             "display_target": values.display(value_type, value.target),
             "shown_value": answer_shown(value_type, value.value, not_applicable=value.not_applicable),
+            "evaluation": evaluation or observations.evaluation_block(request, value),
         }
     )
     return render(request, "evaluation/question.html", context, status=status)

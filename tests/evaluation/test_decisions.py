@@ -94,6 +94,37 @@ def test_agents_of_another_region_and_establishment_members_cannot_decide(world,
     assert not Decision.objects.exists()
 
 
+def test_national_administrators_consolidate_but_do_not_decide_for_a_body(world):
+    with pytest.raises(decisions.DecisionRefused, match="Seuls les agents de l'ARS, de l'Assurance Maladie"):
+        decide(world, "1.a", UserFactory(national_admin=True))
+    assert not Decision.objects.exists()
+    assert state_of(world) == SelfEvaluationState.CLOTUREE
+
+
+def test_a_refused_decision_writes_nothing_at_all(world):
+    """Neither the decision, nor the move to « En évaluation », nor its transition, nor an audit event."""
+    events = AuditEvent.objects.count()
+    for verdict, motivation in ((Verdict.NON_ATTEINT, ""), ("excellent", "Très bien.")):
+        with pytest.raises(decisions.DecisionRefused):
+            decide(world, "1.a", world.ars, verdict, motivation, PRIVATE)
+    with pytest.raises(decisions.DecisionRefused):
+        decide(world, "2.a", world.ars, Verdict.ATTEINT)
+    assert not Decision.objects.exists()
+    assert not Transition.objects.exists()
+    assert AuditEvent.objects.count() == events
+    assert state_of(world) == SelfEvaluationState.CLOTUREE
+
+
+def test_the_motivation_and_the_note_are_stored_stripped_and_the_note_never_audited(world):
+    decision = decide(world, "1.c", world.omedit, Verdict.NON_ATTEINT, "  Sous la cible.  ", f"  {PRIVATE}  ")
+    assert (decision.motivation, decision.private_note) == ("Sous la cible.", PRIVATE)
+    decide(world, "1.c", world.omedit, Verdict.PARTIELLEMENT_ATTEINT, "Revu.", f"{PRIVATE} bis", version=1)
+    events = AuditEvent.objects.filter(event_type=EventType.DECISION_RECORDED).order_by("pk")
+    assert [e.data["verdict"] for e in events] == ["non_atteint", "partiellement_atteint"]
+    assert [e.data["body"] for e in events] == ["omedit", "omedit"]
+    assert PRIVATE not in str(list(AuditEvent.objects.values_list("data", flat=True)))
+
+
 @pytest.mark.parametrize(
     "state",
     [

@@ -2,18 +2,23 @@
 that every page added there is covered at once: anonymous visitors and establishment members are sent to the
 login, agents of another region get 404 whatever their body, the region's agents reach them.
 
-(TOTP on every one of these pages is covered with every other route by tests/accounts/test_staff_totp.py.)
+Staff without the TOTP step are sent to it (as tests/accounts/test_staff_totp.py checks for every route).
 """
 
+from urllib.parse import quote
+
 import pytest
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from django.contrib import admin
 from django.urls import reverse
 from django.utils import timezone
 
+from contracts.enums import MembershipRole
 from evaluation.enums import EvaluatingBody, ObservationStatus, SelfEvaluationState, Verdict
 from evaluation.models import ContradictoryRound, Decision, Evaluation, Observation, SelfEvaluation
 from tests.accounts.factories import UserFactory
 from tests.conftest import Client
+from tests.contracts.factories import MembershipFactory
 from tests.evaluation.test_consolidation import World
 from tests.evaluation.test_reports import SentReportFactory
 
@@ -51,7 +56,7 @@ def world(ej):
     """A self-evaluation in its période contradictoire: a decision, a consolidation, a sent report and a sent
     observation, so that every page has its objects."""
     world = World(ej)
-    world.decide("1.a", EvaluatingBody.ARS, Verdict.NON_ATTEINT, "Livret absent.")
+    world.decision_ids = [world.decide("1.a", EvaluatingBody.ARS, Verdict.NON_ATTEINT, "Livret absent.").pk]
     world.consolidate("1.a", Verdict.NON_ATTEINT, "Livret absent.")
     SelfEvaluation.objects.filter(pk=world.self_evaluation.pk).update(
         state=SelfEvaluationState.CONTRADICTOIRE,
@@ -84,6 +89,8 @@ def urls_of(world):
         "report_id": world.report.pk,
         "observation_id": world.observation.pk,
     }
+    unknown = {(name, k) for name, kwargs in PAGES for k in kwargs if k not in arguments}
+    assert not unknown, f"Pages whose arguments this test does not fill yet: {sorted(unknown)}"
     return [(name, reverse(f"admin:{name}", kwargs={k: arguments[k] for k in kwargs})) for name, kwargs in PAGES]
 
 
@@ -93,14 +100,20 @@ def requests(client, url):
 
 
 def test_anonymous_visitors_and_establishment_members_are_sent_to_the_login(world, client_for, member):
-    for user in (None, member):
+    """Anonymous visitors are sent to the site's login (the login-required middleware); the EJ's members, logged
+    in but not staff, to the admin's login (its own answer to non-staff): both back to the page afterwards."""
+    before = Decision.objects.count(), Observation.objects.filter(answered_at__isnull=False).count()
+    reader = MembershipFactory(ej=world.ej, role=MembershipRole.LECTEUR).user
+    for user, login in ((None, "account_login"), (member, "admin:login"), (reader, "admin:login")):
         client = client_for(user)
         for name, url in urls_of(world):
             for method, response in requests(client, url).items():
                 if response.status_code == 405:
                     continue
                 assert response.status_code == 302, f"{name} {method}: {response.status_code}"
-                assert "login" in response["Location"], f"{name} {method}: {response['Location']}"
+                expected = f"{reverse(login)}?next={quote(url)}"
+                assert response["Location"] == expected, f"{name} {method}: {response['Location']}"
+    assert (Decision.objects.count(), Observation.objects.filter(answered_at__isnull=False).count()) == before
 
 
 @pytest.mark.parametrize("trait", ["ars_staff", "am_staff", "omedit_staff"])
@@ -125,6 +138,16 @@ def test_the_regions_agents_reach_every_page(world, client_for, who):
         assert response.status_code == 200, f"{name}: {response.status_code}"
 
 
+@pytest.mark.parametrize("who", ["ars", "am", "omedit"])
+def test_an_empty_post_of_the_regions_agents_is_answered_not_a_crash(world, client_for, who):
+    """The pages that take a POST answer an empty one with the form again, a refusal, a redirect with a message, or
+    a 404 for the question the form does not name: never a server error."""
+    client = client_for(getattr(world, who))
+    for name, url in urls_of(world):
+        response = client.post(url, {})
+        assert response.status_code in {200, 302, 400, 403, 404, 405}, f"{name}: {response.status_code}"
+
+
 def test_national_administrators_reach_every_page(world, client_for):
     client = client_for(UserFactory(national_admin=True))
     for name, url in urls_of(world):
@@ -134,8 +157,22 @@ def test_national_administrators_reach_every_page(world, client_for):
         assert response.status_code == 200, f"{name}: {response.status_code}"
 
 
-def test_an_agent_without_the_totp_step_is_not_let_in(world):
+@pytest.mark.parametrize("who", ["ars", "am", "omedit"])
+def test_an_agent_without_the_totp_step_is_sent_to_it(world, who):
+    """Password only, no TOTP set up: every page leads to setting it up; set up but not used in this session:
+    every page asks for the code."""
+    user = getattr(world, who)
     client = Client()
-    client.force_login(world.ars)
+    client.force_login(user)
     for name, url in urls_of(world):
-        assert client.get(url).status_code == 302, name
+        for method, response in requests(client, url).items():
+            assert response.status_code == 302, f"{name} {method}: {response.status_code}"
+            assert response["Location"] == reverse("mfa_activate_totp"), f"{name} {method}: {response['Location']}"
+    TOTP.activate(user, generate_totp_secret())
+    client = Client()
+    client.force_login(user)
+    for name, url in urls_of(world):
+        for method, response in requests(client, url).items():
+            assert response.status_code == 302, f"{name} {method}: {response.status_code}"
+            assert response["Location"].startswith(reverse("mfa_reauthenticate")), f"{name} {method}"
+    assert not Decision.objects.filter(decided_by=user).exclude(pk__in=world.decision_ids).exists()
