@@ -23,6 +23,7 @@ from audit.services import record_event
 from contracts.perms import in_region
 from ecars import privileges
 from ecars.lib.http import RequestContext
+from evaluation.decisions import MOTIVATION_REQUIRED
 from evaluation.enums import EvaluatingBody, Verdict
 from evaluation.models import Consolidation, Decision, IndicatorValue, SelfEvaluation
 from evaluation.perms import abilities_for
@@ -30,7 +31,6 @@ from evaluation.services import VersionConflict
 from evaluation.tree import Question, build_tree
 
 
-MOTIVATION_REQUIRED = "La motivation est obligatoire, sauf pour « Atteint »."
 # The intéressement: Decimal(12, 2) in the database.
 MAX_INCENTIVE = Decimal("9999999999.99")
 

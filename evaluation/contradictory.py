@@ -42,6 +42,7 @@ from ecars import privileges
 from ecars.emails import send_templated_email
 from ecars.lib.http import RequestContext
 from evaluation import rounds
+from evaluation.decisions import MOTIVATION_REQUIRED
 from evaluation.enums import EvaluatingBody, ObservationStatus, SelfEvaluationState, Verdict
 from evaluation.models import (
     Consolidation,
@@ -59,7 +60,6 @@ __all__ = ["ObservationRefused", "VersionConflict"]
 
 TEXT_REQUIRED = "Rédigez vos observations."
 ANSWER_REQUIRED = "Rédigez la réponse à l'observation."
-MOTIVATION_REQUIRED = "La motivation est obligatoire, sauf pour « Atteint »."
 VERDICT_UNKNOWN = "Choisissez une décision parmi celles proposées, ou « Décision maintenue »."
 NOT_A_WRITER = (
     "Votre rôle ne permet pas de présenter des observations : seuls les contributeurs et les signataires de "

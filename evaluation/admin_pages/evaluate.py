@@ -24,7 +24,7 @@ from documents.perms import may_download
 from ecars.lib.http import request_context
 from evaluation import decisions, services, values
 from evaluation.admin_pages import page_view
-from evaluation.admin_pages.consolidate import _self_evaluation, describe_errors
+from evaluation.admin_pages.consolidate import ConsolidationForm, _self_evaluation, describe_errors
 from evaluation.display import answer_shown, comment_label, question_label
 from evaluation.earlier import earlier_years
 from evaluation.enums import EvaluatingBody, Verdict
@@ -56,32 +56,16 @@ def bodies_label(node) -> str:
     return ", ".join(EvaluatingBody(body).label for body in node.evaluating_bodies) or "aucune instance"
 
 
-class DecisionForm(forms.Form):
+class DecisionForm(ConsolidationForm):
+    """A body's decision: the consolidation's fields and rule (motivation unless « Atteint »), the verdict as
+    radio buttons."""
+
     verdict = forms.ChoiceField(
         label="Décision",
         choices=Verdict.choices,
         widget=forms.RadioSelect,
         error_messages={"required": "Choisissez la décision.", "invalid_choice": "Choisissez une décision proposée."},
     )
-    motivation = forms.CharField(
-        label="Motivation (visible par l'établissement)",
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 4, "cols": 70}),
-        help_text="Obligatoire, sauf pour « Atteint ».",
-    )
-    private_note = forms.CharField(
-        label="Note interne (jamais visible par l'établissement)",
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 70}),
-    )
-    version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
-
-    def clean(self):
-        cleaned_data = super().clean()
-        verdict = cleaned_data.get("verdict")
-        if verdict and verdict != Verdict.ATTEINT and not cleaned_data.get("motivation", "").strip():
-            self.add_error("motivation", decisions.MOTIVATION_REQUIRED)
-        return cleaned_data
 
 
 class BodyAnswerForm(AnswerForm):
