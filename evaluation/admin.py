@@ -12,6 +12,7 @@ requests; and, without a form, « Ouvrir l'auto-évaluation » on contracts (who
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import CharField, Q, Value
 from django.template.response import TemplateResponse
@@ -450,6 +451,18 @@ class DepartmentFilter(admin.SimpleListFilter):
         return queryset.filter(department_q(code)) if code else queryset
 
 
+class EvaluationChangeList(ChangeList):
+    """The list « Évaluations », its rows with their progress (only the list needs it, not each page's lookup)."""
+
+    def get_queryset(self, request, exclude_parameters=None):
+        from evaluation.decisions import with_progress
+        from evaluation.perms import BODY_OF_ROLE
+
+        body = BODY_OF_ROLE.get(privileges.role_of(request.user))
+        queryset = super().get_queryset(request, exclude_parameters)
+        return with_progress(queryset, body).annotate(progress_body=Value(body, output_field=CharField()))
+
+
 @admin.register(Evaluation)
 class EvaluationAdmin(ReadOnlyMixin, RegionScopedAdmin):
     """« Évaluations »: the evaluators' list of their region's self-evaluations, and the pages made for their
@@ -470,12 +483,10 @@ class EvaluationAdmin(ReadOnlyMixin, RegionScopedAdmin):
         return urls(self) + super().get_urls()
 
     def get_queryset(self, request):
-        from evaluation.decisions import with_progress
-        from evaluation.perms import BODY_OF_ROLE
+        return super().get_queryset(request).filter(state__in=EVALUATED_STATES)
 
-        body = BODY_OF_ROLE.get(privileges.role_of(request.user))
-        queryset = super().get_queryset(request).filter(state__in=EVALUATED_STATES)
-        return with_progress(queryset, body).annotate(progress_body=Value(body, output_field=CharField()))
+    def get_changelist(self, request, **kwargs):
+        return EvaluationChangeList
 
     @admin.display(description="Etablissement (EJ)", ordering="contract__ej__finess")
     def ej(self, obj):
