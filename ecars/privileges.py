@@ -6,7 +6,8 @@ A power is a verb on a model, named by its label (`app_label.modelname`):
 - any other verb is an action, in the admin (an admin action declares it in `permissions=[…]`) or on
   the portal: `invite` (send an invitation or a temporary password), `reopen` (reopen a closed
   self-evaluation), `decide` (grant or refuse an extension), `upload` (add a contract document), `open`
-  (open a contract's self-evaluation in its current campaign).
+  (open a contract's self-evaluation in its current campaign), `import` (a FINESS extract, a referential),
+  `dashboard` (a campaign's figures), `export` (a campaign's answers and decisions).
 
 Establishment users have no role: they reach their EJ through their memberships, never the admin.
 Every power of an agent holds in their own region only (`ecars.admin.scope_to_region`); the
@@ -50,8 +51,9 @@ PRIVILEGES: dict[str, dict[StaffRole, set[str]]] = {
     "dsfr.dsfrsocialmedia": {NATIONAL: {"view", "add", "change", "delete"}},
     # Reference data of the region.
     "contracts.region": {NATIONAL: {"view", "add", "change"}, ARS: {"view"}, AM: {"view"}, OMEDIT: {"view"}},
+    # `import`: the FINESS extract, from the admin (contracts.finess_import), national: it spans every region.
     "contracts.entitejuridique": {
-        NATIONAL: {"view", "add", "change"},
+        NATIONAL: {"view", "add", "change", "import"},
         ARS: {"view", "add", "change"},
         AM: {"view"},
         OMEDIT: {"view"},
@@ -86,17 +88,24 @@ PRIVILEGES: dict[str, dict[StaffRole, set[str]]] = {
     },
     # Referentials are national; an ARS agent adds and changes the regional nodes of their region only,
     # and nobody changes the meaning of a question that has answers (evaluation.admin.NodeAdmin).
-    "evaluation.referential": {NATIONAL: {"view", "add", "change"}, ARS: {"view"}, AM: {"view"}, OMEDIT: {"view"}},
+    # `import`: a whole referential from an XLSX or CSV file (evaluation.referential_import).
+    "evaluation.referential": {
+        NATIONAL: {"view", "add", "change", "import"},
+        ARS: {"view"},
+        AM: {"view"},
+        OMEDIT: {"view"},
+    },
     "evaluation.node": {
         NATIONAL: {"view", "add", "change"},
         ARS: {"view", "add", "change"},
         AM: {"view"},
         OMEDIT: {"view"},
     },
-    # An ARS agent changes the campaigns of their region alone (evaluation.admin.CampaignAdmin).
+    # An ARS agent changes the campaigns of their region alone (evaluation.admin.CampaignAdmin); `dashboard`:
+    # the campaign's figures, `export`: every answer and decision, each of the agent's region only.
     "evaluation.campaign": {
-        NATIONAL: {"view", "add", "change"},
-        ARS: {"view", "add", "change"},
+        NATIONAL: {"view", "add", "change", "dashboard", "export"},
+        ARS: {"view", "add", "change", "dashboard", "export"},
         AM: {"view"},
         OMEDIT: {"view"},
     },
