@@ -8,8 +8,11 @@
   and the page of an object outside that scope answers 404, as if it did not exist.
 - `NoDeleteMixin` and `ReadOnlyMixin`: append-only data and data written by services cannot be
   deleted (or changed) from the admin, by anybody, superusers included.
+- `admin_page` and `describe_errors`: the admin's own pages (evaluation, imports, dashboard) made of plain
+  functions, and their forms' errors tied to their inputs.
 """
 
+from django import forms
 from django.contrib import admin
 from django.contrib.admin.exceptions import NotRegistered
 from django.core.exceptions import PermissionDenied
@@ -205,3 +208,30 @@ class ScopedRelatedListFilter(admin.RelatedFieldListFilter):
         if ordering:
             queryset = queryset.order_by(*ordering)
         return [(obj.pk, str(obj)) for obj in related_admin.scope_queryset(request, queryset)]
+
+
+def admin_page(model_admin, function, *decorators, verb: str | None = None):
+    """`function(model_admin, request, **url_kwargs)` as a page of `model_admin`: the admin's login, staff and TOTP
+    checks (admin_view), then 403 unless the user holds `verb` on the model (privilege table), then `decorators`
+    (the accepted methods)."""
+
+    def page(request, **kwargs):
+        if verb is not None and not model_admin.has_privilege(request, verb):
+            raise PermissionDenied
+        return function(model_admin, request, **kwargs)
+
+    for decorator in decorators:
+        page = decorator(page)
+    return model_admin.admin_site.admin_view(page)
+
+
+def describe_errors(form: forms.Form) -> None:
+    """Tie each field's errors (rendered with the id `<field id>_error`) to its input, with its help text."""
+    for name, bound in ((name, form[name]) for name in form.fields):
+        ids = []
+        if form.is_bound and bound.errors:
+            ids.append(f"{bound.auto_id}_error")
+        if bound.help_text:
+            ids.append(f"{bound.auto_id}_helptext")
+        if ids:
+            form.fields[name].widget.attrs["aria-describedby"] = " ".join(ids)

@@ -3,20 +3,17 @@
 Each module gives the URLs of one part of the work, under « Évaluations » (evaluation.admin.EvaluationAdmin):
 - `evaluate`: the list's « Évaluer », each body's decisions question by question;
 - `consolidate`: the ARS's consolidated decisions, the intéressement, the reports;
-- `contradictory`: the observations of the période contradictoire and their answers.
+- `contradictory`: the observations of the période contradictoire and their answers;
+and, for national operations: `dashboard` (a campaign's figures, under « Campagnes ») and `referential_import`
+(« Importer un référentiel », under « Référentiels »).
 """
+
+from ecars.admin import admin_page
 
 
 def page_view(model_admin, function, *decorators):
-    """`function(model_admin, request, object_id, **kwargs)` as an admin page: the admin's login, staff and
-    TOTP checks (admin_view), then `decorators` (the accepted methods)."""
-
-    def page(request, object_id, **kwargs):
-        return function(model_admin, request, object_id, **kwargs)
-
-    for decorator in decorators:
-        page = decorator(page)
-    return model_admin.admin_site.admin_view(page)
+    """`function(model_admin, request, object_id, **kwargs)` as an admin page (`ecars.admin.admin_page`)."""
+    return admin_page(model_admin, function, *decorators)
 
 
 def urls(model_admin) -> list:

@@ -18,6 +18,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from ecars.admin import describe_errors
 from ecars.lib.http import request_context
 from evaluation import consolidation, reports, services, values
 from evaluation.admin_pages import page_view
@@ -70,18 +71,6 @@ def urls(model_admin) -> list:
 
 
 # --- Forms -------------------------------------------------------------------------------------------
-
-
-def describe_errors(form: forms.Form) -> None:
-    """Tie each field's errors (rendered with the id `<field id>_error`) to its input, with its help text."""
-    for name, bound in ((name, form[name]) for name in form.fields):
-        ids = []
-        if form.is_bound and bound.errors:
-            ids.append(f"{bound.auto_id}_error")
-        if bound.help_text:
-            ids.append(f"{bound.auto_id}_helptext")
-        if ids:
-            form.fields[name].widget.attrs["aria-describedby"] = " ".join(ids)
 
 
 class ConsolidationForm(forms.Form):

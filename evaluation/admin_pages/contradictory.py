@@ -15,10 +15,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from documents.antivirus import scanning_enabled
 from documents.perms import may_download
+from ecars.admin import describe_errors
 from ecars.lib.http import request_context
 from evaluation import contradictory, services
 from evaluation.admin_pages import page_view
-from evaluation.admin_pages.consolidate import DATE_WIDGET, _self_evaluation, describe_errors
+from evaluation.admin_pages.consolidate import DATE_WIDGET, _self_evaluation
 from evaluation.display import question_label
 from evaluation.enums import ObservationStatus, Verdict
 from evaluation.models import ContradictoryRound, Observation

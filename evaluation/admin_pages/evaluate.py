@@ -21,10 +21,11 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from documents.antivirus import scanning_enabled
 from documents.perms import may_download
+from ecars.admin import describe_errors
 from ecars.lib.http import request_context
 from evaluation import decisions, services, values
 from evaluation.admin_pages import page_view
-from evaluation.admin_pages.consolidate import ConsolidationForm, _self_evaluation, describe_errors
+from evaluation.admin_pages.consolidate import ConsolidationForm, _self_evaluation
 from evaluation.display import answer_shown, comment_label, question_label
 from evaluation.earlier import earlier_years
 from evaluation.enums import EvaluatingBody, Verdict
