@@ -10,6 +10,7 @@ warning, and numbers with a letter are never checked (DOMAIN.md §8).
 import re
 
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 
 
 FINESS_PATTERN = r"^[0-9][0-9A-Z][0-9]{7}$"
@@ -38,3 +39,22 @@ def finess_luhn_ok(value: str) -> bool | None:
                 digit -= 9
         total += digit
     return total % 10 == 0
+
+
+def department_of(finess: str) -> str:
+    """The department of an EJ, read from its FINESS juridique: its first two characters (2A, 2B for Corsica);
+    overseas, three: « 97 » and the fourth character when the number starts with « 970 » (9701… Guadeloupe → 971,
+    9704… La Réunion → 974), the first three otherwise (976… → 976, 98x…)."""
+    if finess.startswith("970"):
+        return "97" + finess[3:4]
+    if finess[:2] in ("97", "98"):
+        return finess[:3]
+    return finess[:2]
+
+
+def department_q(code: str, finess_path: str) -> Q:
+    """The rows whose FINESS (at the lookup `finess_path`) is of department `code`, as `department_of` reads it."""
+    q = Q(**{f"{finess_path}__startswith": code})
+    if len(code) == 3 and code.startswith("97"):
+        q |= Q(**{f"{finess_path}__startswith": f"970{code[2]}"})
+    return q

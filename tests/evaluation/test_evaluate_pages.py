@@ -13,10 +13,10 @@ from django.utils.html import strip_tags
 from pytest_django.asserts import assertContains, assertNotContains
 
 from accounts.models import User
+from contracts.finess import department_of
 from contracts.models import Contract
 from demo.world import AM_USER_EMAIL, ARS_USER_EMAIL
 from documents.enums import ScanStatus
-from evaluation.admin import department_of
 from evaluation.enums import EvaluatingBody, FilledBy, SelfEvaluationState, Verdict
 from evaluation.models import Decision, IndicatorValue, IndicatorValueHistory, SelfEvaluation
 from tests.accounts.factories import UserFactory
