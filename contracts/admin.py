@@ -69,6 +69,16 @@ class EntiteJuridiqueAdmin(RegionScopedAdmin):
     readonly_fields = ("public_id", "created_at", "updated_at")
     inlines = (EtablissementInline, MembershipInline)
 
+    def get_urls(self):
+        # « Importer le fichier FINESS » (contracts/finess_admin.py), before the catch-all object URLs.
+        from contracts.finess_admin import urls
+
+        return urls(self) + super().get_urls()
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_import_finess": self.has_privilege(request, "import")}
+        return super().changelist_view(request, extra_context)
+
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
         if request.user.region_id is not None:
