@@ -13,7 +13,7 @@ DEMO_PASSWORD ?= Demo-e-CARS-2026!
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/ecars
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help demo test quality fix bench venv venv-runtime system-packages browser antivirus check-postgres migrate worker
+.PHONY: help demo test quality fix bench bench-campaign venv venv-runtime system-packages browser antivirus check-postgres migrate worker
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ fix: venv ## Apply the linter's fixes and format the code
 bench: venv system-packages check-postgres ## Measure the indicator tree, a question's save, the documents' ZIP and upload against the floors (DESIGN.md §7)
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/ecars_bench} $(PY) bench/tree_and_save.py
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/ecars_bench} $(PY) bench/documents.py
+
+bench-campaign: venv system-packages check-postgres ## Measure open_campaign at national scale (3,000 contracts × 150 questions) against a plain COPY
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/ecars_bench} $(PY) bench/open_campaign.py
 
 migrate: venv-runtime ## Apply the database migrations (DATABASE_URL)
 	$(PY) manage.py migrate

@@ -43,6 +43,8 @@ class EventType(models.TextChoices):
     OBSERVATION_SAVED = "evaluation.observation_saved", "observation enregistrée"
     OBSERVATIONS_SENT = "evaluation.observations_sent", "observations envoyées"
     OBSERVATION_ANSWERED = "evaluation.observation_answered", "réponse à une observation"
+    CAMPAIGN_OPENED = "evaluation.campaign_opened", "campagne ouverte"
+    NOTICES_QUEUED = "evaluation.notices_queued", "courriels du calendrier envoyés"
     # Documents
     DOCUMENT_UPLOADED = "document.uploaded", "document déposé"
     DOCUMENT_REJECTED = "document.rejected", "document refusé"

@@ -50,7 +50,7 @@ def earlier_years(value) -> list[EarlierYear]:
             indicator__code=value.indicator.code,
             etablissement_id=value.etablissement_id,
         )
-        .annotate(previous_id=previous_self_evaluation(self_evaluation))
+        .annotate(previous_self_evaluation_id=previous_self_evaluation(self_evaluation))
         .annotate(
             reported=Exists(Report.objects.filter(self_evaluation=OuterRef("self_evaluation"), sent_at__isnull=False))
         )
@@ -73,7 +73,7 @@ def earlier_years(value) -> list[EarlierYear]:
             target=values.display(previous.indicator.value_type, previous.target),
             value=answer_shown(previous.indicator.value_type, previous.value, not_applicable=previous.not_applicable),
             comment=previous.comment,
-            is_previous=previous.self_evaluation_id == previous.previous_id,
+            is_previous=previous.self_evaluation_id == previous.previous_self_evaluation_id,
             **_evaluation_of(previous),
             # Listed only: the documents of an earlier year are never withdrawn (evaluation.attachments.withdraw).
             documents=[(a.document, may_download(a.document)) for a in previous.listed],

@@ -84,3 +84,20 @@ class AssignmentScope(models.TextChoices):
 
     QUESTION = "question", "cette question"
     OBJECTIF = "objectif", "toutes les questions de l'objectif"
+
+
+class NoticeKind(models.TextChoices):
+    """The e-mails of a campaign's calendar, each sent once to each person (evaluation.models.Notice)."""
+
+    OUVERTURE = "ouverture", "ouverture de l'auto-évaluation"
+    RELANCE_J30 = "relance_j30", "relance J-30"
+    RELANCE_J7 = "relance_j7", "relance J-7"
+    RELANCE_J1 = "relance_j1", "relance J-1"
+    CLOTURE_OFFICE = "cloture_office", "clôture d'office"
+    EVALUATION_ATTENDUE = "evaluation_attendue", "relance des évaluateurs : clôturée depuis 30 jours"
+    OBSERVATIONS_A_REPONDRE = "observations_a_repondre", "relance des évaluateurs : observations sans réponse"
+
+    @classmethod
+    def establishment_reminders(cls):
+        """J-30, J-7, J-1: (kind, days before the deadline from which it is due), the most urgent first."""
+        return [(cls.RELANCE_J1, 1), (cls.RELANCE_J7, 7), (cls.RELANCE_J30, 30)]

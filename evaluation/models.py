@@ -10,6 +10,7 @@ from evaluation.enums import (
     EvaluatingBody,
     ExtensionStatus,
     FilledBy,
+    NoticeKind,
     ObservationStatus,
     SelfEvaluationState,
     ValueType,
@@ -386,6 +387,16 @@ class IndicatorValue(models.Model):
         related_name="assigned_values",
     )
     version = models.PositiveIntegerField("version", default=1)
+    # The same question's answer in the contract's previous campaign, linked when the campaign is opened in bulk
+    # (evaluation.campaigns): what the establishment and the evaluators read « pour mémoire ».
+    previous = models.ForeignKey(
+        "self",
+        verbose_name="réponse de la campagne précédente",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     updated_at = models.DateTimeField("modifié le", auto_now=True)
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -515,7 +526,13 @@ class ClosureReceipt(models.Model):
     answers_sha256 = models.CharField("empreinte SHA-256 des réponses", max_length=64)
     file_sha256 = models.CharField("empreinte SHA-256 du fichier", max_length=64)
     closed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name="clôturée par", on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name="clôturée par",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Vide pour une clôture d'office, à la date limite (manage.py close_overdue).",
     )
     closed_at = models.DateTimeField("clôturée le")
     filled = models.PositiveIntegerField("questions saisies")
@@ -820,3 +837,33 @@ class ObservationDocument(models.Model):
 
     def __str__(self):
         return f"{self.document} → {self.observation}"
+
+
+class Notice(models.Model):
+    """One e-mail of a campaign's calendar queued for one person about one self-evaluation: the opening, the
+    reminders J-30, J-7 and J-1, the clôture d'office, the evaluators' reminders. Recorded in the transaction that
+    queues it, unique per self-evaluation, kind, person and deadline, so that none is ever sent twice (a new
+    deadline, after an extension or in a new période contradictoire, is a new reminder). Append-only."""
+
+    self_evaluation = models.ForeignKey(
+        SelfEvaluation, verbose_name="auto-évaluation", on_delete=models.PROTECT, related_name="notices"
+    )
+    kind = models.CharField("courriel", max_length=30, choices=NoticeKind.choices)
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="destinataire", on_delete=models.PROTECT, related_name="+"
+    )
+    deadline = models.DateField("échéance annoncée")
+    queued_at = models.DateTimeField("envoyé le", auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = "courriel du calendrier"
+        verbose_name_plural = "courriels du calendrier"
+        ordering = ["-queued_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["self_evaluation", "kind", "recipient", "deadline"], name="evaluation_notice_once"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} — {self.recipient} — {self.self_evaluation}"

@@ -98,13 +98,16 @@ def receipt_context(self_evaluation: SelfEvaluation, *, closed_by, closed_at, tr
         "contract": contract,
         "campaign": self_evaluation.campaign,
         "closed_on": closed_at_paris.strftime("%d/%m/%Y à %H:%M:%S"),
-        "closed_by_name": closed_by.get_full_name() or closed_by.email,
-        "closed_by_email": closed_by.email,
+        # None: closed d'office at the deadline (evaluation.overdue).
+        "automatic": closed_by is None,
+        "closed_by_name": (closed_by.get_full_name() or closed_by.email) if closed_by else "",
+        "closed_by_email": closed_by.email if closed_by else "",
         "filled": tree.filled,
         "total": tree.total,
         "percent": tree.percent,
         "answers": answers,
         "digest": digest,
+        "deadline": self_evaluation.deadline,
     }
 
 

@@ -302,12 +302,40 @@ def _close(self_evaluation: SelfEvaluation, *, acting_user, today, context) -> S
     return closed
 
 
+OVERDUE_REASON = "Clôturée d'office : la date limite de saisie du {deadline:%d/%m/%Y} est passée."
+
+
+@transaction.atomic
+def close_overdue(self_evaluation_id: int, *, today, members) -> SelfEvaluation | None:
+    """« Clôturée d'office »: the deadline (this EJ's extension included) has passed and the self-evaluation is still
+    in « Auto-Evaluation »: close it, with the reason in its transition and an attestation de clôture e-mailed to
+    `members` (the EJ's) and the ARS contact. None, and nothing written, when it no longer applies (closed by a
+    signataire meanwhile, or given an extension): the row is locked and checked again first."""
+    locked = (
+        SelfEvaluation.objects.select_for_update(of=("self",))
+        .select_related("campaign", "contract__ej")
+        .get(pk=self_evaluation_id)
+    )
+    if locked.state != State.AUTO_EVALUATION or locked.deadline >= today:
+        return None
+    tree = build_tree(locked)
+    closed = transition(
+        locked,
+        to_state=State.CLOTUREE,
+        acting_user=None,
+        reason=OVERDUE_REASON.format(deadline=locked.deadline),
+    )
+    _issue_closure_receipt(closed, tree=tree, acting_user=None, recipients=members)
+    return closed
+
+
 class ReceiptNotStored(Exception):
     """The attestation de clôture could not be stored intact: the closure does not happen."""
 
 
-def _issue_closure_receipt(closed: SelfEvaluation, *, tree, acting_user):
-    """Render, store and send the attestation de clôture of `closed` (locked, just closed)."""
+def _issue_closure_receipt(closed: SelfEvaluation, *, tree, acting_user, recipients=None):
+    """Render, store and send the attestation de clôture of `closed` (locked, just closed): to the EJ's signataires,
+    or to the users `recipients`, and to the contract's ARS contact."""
     import contextlib
     import hashlib
 
@@ -342,11 +370,14 @@ def _issue_closure_receipt(closed: SelfEvaluation, *, tree, acting_user):
         receipt.save()
 
         contract = closed.contract
-        recipients = set(
-            Membership.objects.signataires()
-            .filter(ej=contract.ej, user__is_active=True)
-            .values_list("user__email", flat=True)
-        )
+        if recipients is None:
+            recipients = set(
+                Membership.objects.signataires()
+                .filter(ej=contract.ej, user__is_active=True)
+                .values_list("user__email", flat=True)
+            )
+        else:
+            recipients = {user.email for user in recipients}
         if contract.ars_contact is not None and contract.ars_contact.is_active:
             recipients.add(contract.ars_contact.email)
         recipients.discard("")

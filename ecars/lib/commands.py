@@ -14,8 +14,8 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 
-from django.core.management.base import BaseCommand
-from django.db import transaction
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError, transaction
 
 
 logger = logging.getLogger("ecars.commands")
@@ -46,6 +46,12 @@ class OpsCommand(BaseCommand):
             self.stdout.write("Simulation (--wet-run pour écrire) : rien ne sera enregistré ni envoyé.")
         try:
             self.handle_ops(wet_run=wet_run, **options)
+        except (DatabaseError, OSError) as error:
+            logger.exception("command %s failed", name)
+            raise CommandError(
+                f"La commande a échoué ({error}). Ce qui était en cours n'a pas été enregistré ; ce qui l'avait été "
+                "avant l'erreur est conservé : relancez-la pour reprendre là où elle s'est arrêtée."
+            ) from error
         finally:
             logger.info("command %s ended in %.1f s", name, time.monotonic() - started)
 

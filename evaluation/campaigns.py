@@ -1,0 +1,392 @@
+"""Opening a campaign in bulk (`manage.py open_campaign`): every signed contract of the campaign's type in the
+campaign's regions gets its self-evaluation, with one empty value per question (for the EJ, or for each ET the
+contract covers, as each indicator says), each value linked to the same question's answer in the contract's
+previous campaign (`IndicatorValue.previous`), in « Auto-Evaluation » from the campaign's start date (in
+« Pré-campagne » before it; a later run on or after that date opens them). Once open, every member of each EJ is
+told (« Un mail sera envoyé aux ES pour information »), with the deadline and a link: a `Notice` row per person
+and self-evaluation, so that nobody is told twice.
+
+National scale is about 3,000 contracts and 450,000 values. Contracts are handled in batches of BATCH, each in its
+own transaction (the campaign row locked, so that two runs queue up), and a batch re-reads which contracts still
+lack a self-evaluation: a run that stops resumes where it stopped, and a second run creates and sends nothing.
+On PostgreSQL the values are written with `COPY` (bench/open_campaign.py measures it against a plain COPY of the
+same rows); elsewhere (the SQLite demo) with `bulk_create`.
+"""
+
+import datetime
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from audit.enums import EventType
+from audit.services import record_event
+from contracts.enums import ContractStatus
+from contracts.models import Contract, Membership
+from ecars.emails import send_templated_email
+from evaluation.enums import AnswerLevel, NoticeKind
+from evaluation.enums import SelfEvaluationState as State
+from evaluation.models import Campaign, IndicatorValue, Node, Notice, SelfEvaluation, Transition
+
+
+BATCH = 250
+
+OPENING_REASON = "Ouverture de la campagne"
+
+
+@dataclass
+class Plan:
+    """What opening `campaign` on `today` does: the contracts to give a self-evaluation, those skipped (why), the
+    self-evaluations waiting in pré-campagne to open, and how many values that makes."""
+
+    campaign: Campaign
+    today: datetime.date
+    to_create: list[Contract]
+    skipped: list[tuple[Contract, str]]
+    to_open: list[int]
+    values: int
+    notices: int = 0
+
+    @property
+    def opens(self) -> bool:
+        """Whether the auto-évaluation is open on `today` (else the self-evaluations wait in pré-campagne)."""
+        return self.campaign.self_assessment_start <= self.today <= self.campaign.self_assessment_deadline
+
+
+@dataclass
+class Result:
+    created: int = 0
+    opened: int = 0
+    values: int = 0
+    linked: int = 0
+    notices: int = 0
+    skipped: list = field(default_factory=list)
+
+
+class _Questions:
+    """The indicators of the campaign's referential for each region (national ones and the region's own)."""
+
+    def __init__(self, campaign: Campaign):
+        self.by_region: dict[int | None, list[tuple]] = defaultdict(list)
+        rows = (
+            Node.objects.indicators()
+            .filter(referential_id=campaign.referential_id)
+            .order_by("position", "pk")
+            .values_list("pk", "region_id", "answer_level", "default_target", "code")
+        )
+        for pk, region_id, level, target, code in rows:
+            self.by_region[region_id].append((pk, level, target, code))
+
+    def of_region(self, region_id: int) -> list[tuple]:
+        return self.by_region[None] + self.by_region.get(region_id, [])
+
+    def asks_each_etablissement(self, region_id: int) -> bool:
+        return any(level == AnswerLevel.ET for _, level, _, _ in self.of_region(region_id))
+
+
+def candidates(campaign: Campaign):
+    """The contracts the campaign evaluates: signed, of its type, of an EJ in one of its regions."""
+    return Contract.objects.filter(
+        contract_type_id=campaign.contract_type_id,
+        status=ContractStatus.SIGNE,
+        ej__region__in=campaign.regions.all(),
+    )
+
+
+def _etablissements_of(contract_ids) -> dict[int, list[int]]:
+    through = Contract.etablissements.through
+    covered = defaultdict(list)
+    rows = (
+        through.objects.filter(contract_id__in=contract_ids)
+        .order_by("etablissement__finess")
+        .values_list("contract_id", "etablissement_id")
+    )
+    for contract_id, etablissement_id in rows:
+        covered[contract_id].append(etablissement_id)
+    return covered
+
+
+def plan(campaign: Campaign, *, today: datetime.date) -> Plan:
+    """Read-only: what `open_campaign` would do now (the dry run's report)."""
+    questions = _Questions(campaign)
+    pending = list(
+        candidates(campaign)
+        .exclude(self_evaluations__campaign=campaign)
+        .select_related("ej")
+        .order_by("ej__finess", "name", "pk")
+    )
+    covered = _etablissements_of([contract.pk for contract in pending])
+    to_create, skipped, values = [], [], 0
+    for contract in pending:
+        reason = _skip_reason(contract, questions, covered)
+        if reason:
+            skipped.append((contract, reason))
+            continue
+        to_create.append(contract)
+        values += sum(
+            len(covered[contract.pk]) if level == AnswerLevel.ET else 1
+            for _, level, _, _ in questions.of_region(contract.ej.region_id)
+        )
+    to_open = []
+    if campaign.self_assessment_start <= today <= campaign.self_assessment_deadline:
+        to_open = list(
+            SelfEvaluation.objects.filter(campaign=campaign, state=State.PRE_CAMPAGNE).values_list("pk", flat=True)
+        )
+    opening = Plan(campaign, today, to_create, skipped, to_open, values)
+    if opening.opens:
+        opening.notices = _members_to_tell(campaign, to_create)
+    return opening
+
+
+def _members_to_tell(campaign: Campaign, to_create: list[Contract]) -> int:
+    """How many opening e-mails a run would queue: members of the EJ of the self-evaluations to create, and of
+    those already there (open or about to open) not told yet."""
+    existing = SelfEvaluation.objects.filter(campaign=campaign, state__in=[State.AUTO_EVALUATION, State.PRE_CAMPAGNE])
+    pairs = [(None, contract.ej_id) for contract in to_create]
+    pairs += list(existing.values_list("pk", "contract__ej_id"))
+    members = defaultdict(list)
+    for ej_id, user_id in Membership.objects.filter(
+        ej__in={ej_id for _, ej_id in pairs}, user__is_active=True
+    ).values_list("ej_id", "user_id"):
+        members[ej_id].append(user_id)
+    told = set(
+        Notice.objects.filter(self_evaluation__in=existing, kind=NoticeKind.OUVERTURE).values_list(
+            "self_evaluation_id", "recipient_id"
+        )
+    )
+    return sum(1 for pk, ej_id in pairs for user_id in members[ej_id] if (pk, user_id) not in told)
+
+
+def _skip_reason(contract, questions: _Questions, covered) -> str:
+    if not covered.get(contract.pk) and questions.asks_each_etablissement(contract.ej.region_id):
+        return "aucun établissement rattaché au contrat, alors que la campagne pose des questions par établissement"
+    return ""
+
+
+def open_campaign(
+    campaign: Campaign,
+    *,
+    today: datetime.date,
+    acting_user=None,
+    progress: Callable[[Iterable, int], Iterable] = lambda items, total: items,
+) -> Result:
+    """Open `campaign` as the module's docstring says; `progress(batches, total)` wraps the loop (a progress bar).
+
+    Each batch is one transaction: its self-evaluations, values, transitions, notices and audit event are all
+    written, or none."""
+    result = Result()
+    plan_now = plan(campaign, today=today)
+    result.skipped = plan_now.skipped
+    contract_ids = [contract.pk for contract in plan_now.to_create]
+    batches = [contract_ids[start : start + BATCH] for start in range(0, len(contract_ids), BATCH)]
+    waiting = [plan_now.to_open[start : start + BATCH] for start in range(0, len(plan_now.to_open), BATCH)]
+    questions = _Questions(campaign)
+    work = [("create", batch) for batch in batches] + [("open", batch) for batch in waiting]
+    for kind, batch in progress(work, len(work)):
+        with transaction.atomic():
+            locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+            if kind == "create":
+                _create_batch(locked, batch, questions=questions, today=today, result=result)
+            else:
+                _open_batch(locked, batch, result=result)
+            record_event(
+                EventType.CAMPAIGN_OPENED,
+                actor=acting_user,
+                target=locked,
+                data={"step": kind, "contracts" if kind == "create" else "self_evaluations": len(batch)},
+            )
+    if plan_now.opens:
+        result.notices = tell_members(campaign)
+    return result
+
+
+def _create_batch(campaign: Campaign, contract_ids: list[int], *, questions: _Questions, today, result: Result):
+    # Under the campaign's lock: only the contracts that still have no self-evaluation (a resumed run).
+    contracts = list(
+        Contract.objects.filter(pk__in=contract_ids)
+        .exclude(self_evaluations__campaign=campaign)
+        .select_related("ej")
+        .order_by("pk")
+    )
+    if not contracts:
+        return
+    opens = campaign.self_assessment_start <= today <= campaign.self_assessment_deadline
+    state = State.AUTO_EVALUATION if opens else State.PRE_CAMPAGNE
+    created = SelfEvaluation.objects.bulk_create(
+        [SelfEvaluation(contract=contract, campaign=campaign, state=state) for contract in contracts]
+    )
+    covered = _etablissements_of([contract.pk for contract in contracts])
+    previous = _previous_answers(campaign, [contract.pk for contract in contracts])
+    now = timezone.now()
+    rows = []
+    for contract, self_evaluation in zip(contracts, created, strict=True):
+        earlier = previous.get(contract.pk, {})
+        for indicator_id, level, target, code in questions.of_region(contract.ej.region_id):
+            for etablissement_id in covered[contract.pk] if level == AnswerLevel.ET else [None]:
+                previous_id = earlier.get((code, etablissement_id))
+                result.linked += previous_id is not None
+                rows.append((self_evaluation.pk, indicator_id, etablissement_id, target, previous_id))
+    _write_values(rows, now)
+    if opens:
+        Transition.objects.bulk_create(
+            Transition(
+                self_evaluation=self_evaluation,
+                from_state=State.PRE_CAMPAGNE,
+                to_state=State.AUTO_EVALUATION,
+                reason=OPENING_REASON,
+            )
+            for self_evaluation in created
+        )
+    result.created += len(created)
+    result.values += len(rows)
+
+
+def _open_batch(campaign: Campaign, self_evaluation_ids: list[int], *, result: Result):
+    """Self-evaluations created in pré-campagne: « Auto-Evaluation » now that the start date has come."""
+    waiting = list(
+        SelfEvaluation.objects.select_for_update()
+        .filter(pk__in=self_evaluation_ids, campaign=campaign, state=State.PRE_CAMPAGNE)
+        .values_list("pk", flat=True)
+    )
+    SelfEvaluation.objects.filter(pk__in=waiting).update(state=State.AUTO_EVALUATION, updated_at=timezone.now())
+    Transition.objects.bulk_create(
+        Transition(
+            self_evaluation_id=pk, from_state=State.PRE_CAMPAGNE, to_state=State.AUTO_EVALUATION, reason=OPENING_REASON
+        )
+        for pk in waiting
+    )
+    result.opened += len(waiting)
+
+
+def _previous_answers(campaign: Campaign, contract_ids: list[int]) -> dict[int, dict[tuple, int]]:
+    """{contract pk: {(indicator code, ET pk or None): the value's pk}} in each contract's previous campaign (the
+    latest year before this one, as evaluation.earlier reads it)."""
+    latest: dict[int, int] = {}
+    earlier = (
+        SelfEvaluation.objects.filter(contract_id__in=contract_ids, campaign__year__lt=campaign.year)
+        .order_by("contract_id", "-campaign__year", "-campaign__self_assessment_start", "-pk")
+        .values_list("contract_id", "pk")
+    )
+    for contract_id, pk in earlier:
+        latest.setdefault(contract_id, pk)
+    contract_of = {pk: contract_id for contract_id, pk in latest.items()}
+    answers: dict[int, dict[tuple, int]] = defaultdict(dict)
+    rows = IndicatorValue.objects.filter(self_evaluation_id__in=contract_of).values_list(
+        "pk", "self_evaluation_id", "indicator__code", "etablissement_id"
+    )
+    for pk, self_evaluation_id, code, etablissement_id in rows:
+        answers[contract_of[self_evaluation_id]][(code, etablissement_id)] = pk
+    return answers
+
+
+VALUE_COLUMNS = (
+    "self_evaluation_id",
+    "indicator_id",
+    "etablissement_id",
+    "target",
+    "previous_id",
+    "value",
+    "not_applicable",
+    "not_applicable_reason",
+    "comment",
+    "version",
+    "updated_at",
+)
+
+
+def _write_values(rows: list[tuple], now: datetime.datetime) -> None:
+    """Insert the empty values `rows` ((self-evaluation, indicator, ET, target, previous) pks and texts)."""
+    if connection.vendor == "postgresql":
+        table = IndicatorValue._meta.db_table
+        with (
+            connection.cursor() as cursor,
+            cursor.copy(f"COPY {table} ({', '.join(VALUE_COLUMNS)}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row((*row, "", False, "", "", 1, now))
+        return
+    IndicatorValue.objects.bulk_create(
+        (
+            IndicatorValue(
+                self_evaluation_id=self_evaluation_id,
+                indicator_id=indicator_id,
+                etablissement_id=etablissement_id,
+                target=target,
+                previous_id=previous_id,
+            )
+            for self_evaluation_id, indicator_id, etablissement_id, target, previous_id in rows
+        ),
+        batch_size=2000,
+    )
+
+
+def tell_members(campaign: Campaign) -> int:
+    """« Un mail sera envoyé aux ES pour information »: every active member of the EJ of each self-evaluation of
+    the campaign in « Auto-Evaluation » who was not told yet gets the opening e-mail (a `Notice`), with the deadline
+    and a link to the contract. Returns how many were queued. Idempotent."""
+    open_ones = SelfEvaluation.objects.filter(campaign=campaign, state=State.AUTO_EVALUATION)
+    told = set(
+        Notice.objects.filter(self_evaluation__in=open_ones, kind=NoticeKind.OUVERTURE).values_list(
+            "self_evaluation_id", "recipient_id"
+        )
+    )
+    members = defaultdict(list)
+    for membership in (
+        Membership.objects.filter(ej__contracts__self_evaluations__in=open_ones, user__is_active=True)
+        .select_related("user")
+        .order_by("user__email")
+        .distinct()
+    ):
+        members[membership.ej_id].append(membership.user)
+    queued = 0
+    self_evaluations = list(open_ones.select_related("contract__ej", "campaign").order_by("pk"))
+    for start in range(0, len(self_evaluations), BATCH):
+        with transaction.atomic():
+            Campaign.objects.select_for_update().get(pk=campaign.pk)
+            batch = self_evaluations[start : start + BATCH]
+            # Under the lock, those told by a concurrent run since the first read.
+            told |= set(
+                Notice.objects.filter(self_evaluation__in=batch, kind=NoticeKind.OUVERTURE).values_list(
+                    "self_evaluation_id", "recipient_id"
+                )
+            )
+            notices = []
+            for self_evaluation in batch:
+                for user in members[self_evaluation.contract.ej_id]:
+                    if (self_evaluation.pk, user.pk) in told:
+                        continue
+                    notices.append(
+                        Notice(
+                            self_evaluation=self_evaluation,
+                            kind=NoticeKind.OUVERTURE,
+                            recipient=user,
+                            deadline=self_evaluation.deadline,
+                        )
+                    )
+                    send_templated_email(
+                        "evaluation/email/campaign_opened", to=[user.email], context=_context(self_evaluation)
+                    )
+            Notice.objects.bulk_create(notices)
+            if notices:
+                record_event(
+                    EventType.NOTICES_QUEUED,
+                    target=campaign,
+                    data={"kind": NoticeKind.OUVERTURE, "notices": len(notices)},
+                )
+            queued += len(notices)
+    return queued
+
+
+def _context(self_evaluation: SelfEvaluation) -> dict:
+    contract = self_evaluation.contract
+    return {
+        "campaign": self_evaluation.campaign,
+        "contract": contract,
+        "ej": contract.ej,
+        "deadline": self_evaluation.deadline,
+        "contract_url": settings.SITE_URL + reverse("contracts:contract_detail", args=[contract.public_id]),
+    }
