@@ -139,6 +139,8 @@ PRIVILEGES: dict[str, dict[StaffRole, set[str]]] = {
     "evaluation.observation": {NATIONAL: {"view"}, ARS: {"view"}, AM: {"view"}, OMEDIT: {"view"}},
     "evaluation.observationdocument": {NATIONAL: {"view"}, ARS: {"view"}, AM: {"view"}, OMEDIT: {"view"}},
     "evaluation.transition": {NATIONAL: {"view"}, ARS: {"view"}, AM: {"view"}, OMEDIT: {"view"}},
+    # The calendar's e-mails (open_campaign, send_reminders, close_overdue): who was told what.
+    "evaluation.notice": {NATIONAL: {"view"}, ARS: {"view"}, AM: {"view"}, OMEDIT: {"view"}},
     "evaluation.indicatorvalue": {NATIONAL: {"view"}, ARS: {"view"}, AM: {"view"}, OMEDIT: {"view"}},
     "evaluation.indicatorvaluehistory": {NATIONAL: {"view"}, ARS: {"view"}, AM: {"view"}, OMEDIT: {"view"}},
     "evaluation.closurereceipt": {NATIONAL: {"view"}, ARS: {"view"}, AM: {"view"}, OMEDIT: {"view"}},

@@ -9,25 +9,29 @@ intermediate form: « Rouvrir la saisie » on self-evaluations, « Accorder » a
 requests; and, without a form, « Ouvrir l'auto-évaluation » on contracts (whose admin is re-registered here).
 """
 
+import tempfile
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
-from django.db.models import CharField, Q, Value
+from django.db.models import CharField, Value
+from django.http import FileResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from contracts.admin import ContractAdmin
+from contracts.finess import department_of, department_q
 from contracts.models import Contract
 from documents.admin import DocumentAdmin
 from documents.models import Document
 from ecars import privileges
 from ecars.admin import ReadOnlyInline, ReadOnlyMixin, RegionScopedAdmin, ScopedRelatedListFilter, without_fields
-from ecars.lib.http import request_context
-from evaluation import extensions, services
+from ecars.lib.http import protect_user_file, request_context
+from evaluation import exports, extensions, services
 from evaluation.enums import ExtensionStatus, SelfEvaluationState
 from evaluation.models import (
     Attachment,
@@ -41,6 +45,7 @@ from evaluation.models import (
     IndicatorValue,
     IndicatorValueHistory,
     Node,
+    Notice,
     Observation,
     ObservationDocument,
     Referential,
@@ -63,6 +68,17 @@ class ReferentialAdmin(RegionScopedAdmin):
     list_select_related = ("contract_type",)
     search_fields = ("name", "contract_type__code")
     readonly_fields = ("created_at",)
+    # « Importer un référentiel » in the object tools, for whoever holds `import` (evaluation/admin_pages/).
+    change_list_template = "admin/evaluation/referential/change_list.html"
+
+    def get_urls(self):
+        from evaluation.admin_pages import referential_import
+
+        return referential_import.urls(self) + super().get_urls()
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "may_import": self.has_privilege(request, "import")}
+        return super().changelist_view(request, extra_context)
 
 
 # What a question means to those who answered it: once it has answers, these never change.
@@ -231,6 +247,7 @@ class CampaignAdmin(RegionScopedAdmin):
     list_select_related = ("contract_type",)
     search_fields = ("code", "name")
     filter_horizontal = ("regions",)
+    actions = ("export_csv", "export_xlsx")
     fieldsets = (
         (None, {"fields": ("code", "name", "contract_type", "year", "referential", "regions")}),
         (
@@ -278,6 +295,69 @@ class CampaignAdmin(RegionScopedAdmin):
         super().save_related(request, form, formsets, change)
         if not change and not request.user.is_superuser and request.user.region_id is not None:
             form.instance.regions.set([request.user.region_id])
+
+    # « Tableau de bord » (evaluation/admin_pages/dashboard.py): its page, a column of the list and a link among
+    # the campaign page's tools, for those who hold the `dashboard` verb.
+    def get_urls(self):
+        from evaluation.admin_pages import dashboard
+
+        return dashboard.urls(self) + super().get_urls()
+
+    def has_dashboard_permission(self, request):
+        return self.has_privilege(request, "dashboard")
+
+    def get_list_display(self, request):
+        list_display = super().get_list_display(request)
+        return (*list_display, "dashboard_link") if self.has_dashboard_permission(request) else list_display
+
+    @admin.display(description="tableau de bord")
+    def dashboard_link(self, obj):
+        return format_html(
+            '<a href="{}">Tableau de bord<span class="visually-hidden"> {}</span></a>',
+            reverse("admin:evaluation_campaign_dashboard", args=[obj.pk]),
+            obj.name,
+        )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if self.has_dashboard_permission(request) and str(object_id).isdigit():
+            url = reverse("admin:evaluation_campaign_dashboard", args=[object_id])
+            extra_context = {**(extra_context or {}), "dashboard_url": url}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def has_export_permission(self, request):
+        return self.has_privilege(request, "export")
+
+    @admin.action(description="Exporter (CSV)", permissions=["export"])
+    def export_csv(self, request, queryset):
+        return self._export(request, queryset, "csv")
+
+    @admin.action(description="Exporter (Excel)", permissions=["export"])
+    def export_xlsx(self, request, queryset):
+        return self._export(request, queryset, "xlsx")
+
+    def _export(self, request, queryset, fmt):
+        """Every answer of the selected campaign (one at a time), of the agent's own region (national
+        administrators: every region), through the service of `manage.py export_campaign`. CSV is streamed
+        row by row; the workbook is written to a temporary file, then sent."""
+        campaigns = list(queryset[:2])
+        if len(campaigns) != 1:
+            self.message_user(request, "Sélectionnez une seule campagne à exporter à la fois.", messages.ERROR)
+            return None
+        campaign = campaigns[0]
+        region = exports.region_of(request.user)
+        export = exports.CampaignExport(campaign, region=region)
+        name = exports.file_name(campaign, region, fmt)
+        exports.log_export(campaign, region, fmt, user=request.user)
+        if fmt == exports.CSV:
+            lines = exports.csv_lines(export.headers, export.rows())
+            response = StreamingHttpResponse(lines, content_type=exports.MIME_TYPES[fmt])
+            response["Content-Disposition"] = f'attachment; filename="{name}"'
+        else:
+            file = tempfile.TemporaryFile()  # closed by the response once sent
+            exports.write_xlsx(export.headers, export.rows(), file)
+            file.seek(0)
+            response = FileResponse(file, as_attachment=True, filename=name, content_type=exports.MIME_TYPES[fmt])
+        return protect_user_file(response)
 
 
 class TransitionInline(ReadOnlyInline):
@@ -404,26 +484,6 @@ class ServiceActionsMixin:
 EVALUATED_STATES = SelfEvaluationState.closed_states()
 
 
-def department_of(finess: str) -> str:
-    """The department of an EJ, read from its FINESS juridique: its first two characters (2A, 2B for Corsica);
-    overseas, three: « 97 » and the fourth character when the number starts with « 970 » (9701… Guadeloupe → 971,
-    9704… La Réunion → 974), the first three otherwise (976… → 976, 98x…)."""
-    if finess.startswith("970"):
-        return "97" + finess[3:4]
-    if finess[:2] in ("97", "98"):
-        return finess[:3]
-    return finess[:2]
-
-
-def department_q(code: str) -> Q:
-    """The EJ (through `contract__ej`) of department `code`, as `department_of` reads it."""
-    if len(code) == 3:
-        q = Q(contract__ej__finess__startswith=code)
-        return q | Q(contract__ej__finess__startswith=f"970{code[2]}") if code.startswith("97") else q
-    # Two characters: never « 97 » nor « 98 », which always give three.
-    return Q(contract__ej__finess__startswith=code)
-
-
 class EvaluationStateFilter(admin.SimpleListFilter):
     """The states « Évaluations » lists, and those only (the state field's own filter offers them all)."""
 
@@ -448,7 +508,7 @@ class DepartmentFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         code = self.value()
-        return queryset.filter(department_q(code)) if code else queryset
+        return queryset.filter(department_q(code, "contract__ej__finess")) if code else queryset
 
 
 class EvaluationChangeList(ChangeList):
@@ -613,6 +673,23 @@ class TransitionAdmin(ReadOnlyMixin, RegionScopedAdmin):
         "reason",
     )
     readonly_fields = ("created_at",)
+
+
+@admin.register(Notice)
+class NoticeAdmin(ReadOnlyMixin, RegionScopedAdmin):
+    """The calendar's e-mails (opening, reminders, clôture d'office), one row per person: who was told what, when."""
+
+    region_path = "self_evaluation__contract__ej__region"
+    list_display = ("queued_at", "kind", "recipient", "self_evaluation", "deadline")
+    list_filter = ("kind", "self_evaluation__campaign")
+    list_select_related = (*(f"self_evaluation__{path}" for path in SELF_EVALUATION_RELATED), "recipient")
+    search_fields = (
+        "recipient__email",
+        "self_evaluation__contract__name",
+        "self_evaluation__contract__ej__finess",
+        "self_evaluation__contract__ej__name",
+    )
+    date_hierarchy = "queued_at"
 
 
 class IndicatorValueHistoryInline(ReadOnlyInline):

@@ -6,6 +6,7 @@ import secrets
 from django.utils import timezone
 
 from accounts.models import Invitation, LoginPolicy
+from evaluation.enums import NoticeKind
 from evaluation.models import (
     ClosureReceipt,
     Consolidation,
@@ -13,6 +14,7 @@ from evaluation.models import (
     Decision,
     Evaluation,
     ExtensionRequest,
+    Notice,
     Observation,
     ObservationDocument,
     Report,
@@ -146,4 +148,10 @@ def _evaluation_objects(self_evaluation, value, document, member):
         contradictory_round,
         observation,
         ObservationDocument.objects.create(observation=observation, document=document, added_by=member),
+        Notice.objects.create(
+            self_evaluation=self_evaluation,
+            kind=NoticeKind.RELANCE_J7,
+            recipient=member,
+            deadline=self_evaluation.campaign.self_assessment_deadline,
+        ),
     ]

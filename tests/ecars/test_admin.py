@@ -27,6 +27,7 @@ from evaluation.models import (
     ExtensionRequest,
     IndicatorValue,
     IndicatorValueHistory,
+    Notice,
     Observation,
     ObservationDocument,
     Report,
@@ -64,6 +65,7 @@ VIEW_ONLY_MODELS = [
     ContradictoryRound,
     Observation,
     ObservationDocument,
+    Notice,
 ]
 
 
