@@ -15,7 +15,9 @@ Each round, interleaved:
   Django's in-memory mail backend, so that rendering and queueing are counted but no SMTP server);
 then the campaign's rows are deleted (triggers off for this session only) for the next round.
 
-Prints the medians and the ratio. Nothing here is a test: figures to read and compare between commits.
+Prints the medians and the ratio. Then, on the campaign opened once more: the dashboard's figures for the whole
+country (median of 5, and their query count) and a national export, CSV then XLSX, written to a temporary file.
+Nothing here is a test: figures to read and compare between commits.
 """
 
 import datetime
@@ -196,6 +198,40 @@ def reset(campaign):
         cursor.execute("ANALYZE")
 
 
+def national_figures(campaign):
+    """The dashboard and the exports on the opened national campaign."""
+    import tempfile
+
+    from django.test.utils import CaptureQueriesContext
+
+    from evaluation import dashboard, exports
+
+    scope = dashboard.Scope(campaign=campaign, region_ids=tuple(campaign.regions.values_list("pk", flat=True)))
+    timings = []
+    for _ in range(5):
+        start = time.perf_counter()
+        dashboard.build(scope)
+        timings.append(time.perf_counter() - start)
+    with CaptureQueriesContext(connection) as queries:
+        dashboard.build(scope)
+    print(
+        f"Dashboard, whole country            : {statistics.median(timings) * 1000:7.0f} ms  ({len(queries)} queries)"
+    )
+    for fmt in (exports.CSV, exports.XLSX):
+        export = exports.CampaignExport(campaign)
+        start = time.perf_counter()
+        with tempfile.TemporaryFile() as target:
+            if fmt == exports.CSV:
+                for line in exports.csv_lines(export.headers, export.rows()):
+                    target.write(line.encode("utf-8"))
+            else:
+                exports.write_xlsx(export.headers, export.rows(), target)
+            size = target.tell()
+        elapsed = time.perf_counter() - start
+        label = f"Export {fmt.upper()}, whole country"
+        print(f"{label:36}: {elapsed:7.2f} s  ({export.row_count} rows, {size / 1e6:.0f} Mo)")
+
+
 def main():
     import logging
 
@@ -228,6 +264,8 @@ def main():
         print(f"open_campaign, everything included  : {measured:7.2f} s  (median of {ROUNDS})")
         print(f"  → open_campaign / COPY            : {measured / floor:7.2f} ×")
         print(f"  → values per second                : {len(rows) / measured:9.0f}")
+        opening(campaign)
+        national_figures(campaign)
     finally:
         runner.teardown_databases(old_config)
 
