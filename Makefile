@@ -60,8 +60,9 @@ bench: venv system-packages check-postgres ## Measure the indicator tree, a ques
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/ecars_bench} $(PY) bench/tree_and_save.py
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/ecars_bench} $(PY) bench/documents.py
 
-bench-campaign: venv system-packages check-postgres ## Measure open_campaign at national scale (3,000 contracts × 150 questions) against a plain COPY
+bench-campaign: venv system-packages check-postgres ## Measure the national operations: open_campaign against a plain COPY, dashboard, exports, FINESS import
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/ecars_bench} $(PY) bench/open_campaign.py
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/ecars_bench} $(PY) bench/import_finess.py
 
 migrate: venv-runtime ## Apply the database migrations (DATABASE_URL)
 	$(PY) manage.py migrate

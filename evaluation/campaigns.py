@@ -199,6 +199,11 @@ def open_campaign(
                 target=locked,
                 data={"step": kind, "contracts" if kind == "create" else "self_evaluations": len(batch)},
             )
+    if result.created and connection.vendor == "postgresql":
+        # Hundreds of thousands of new rows: the planner's statistics, refreshed now rather than whenever autovacuum
+        # gets to it, keep the pages that read these tables (the dashboard, the lists) on their good plans.
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {IndicatorValue._meta.db_table}, {SelfEvaluation._meta.db_table}")
     if plan_now.opens:
         result.notices = tell_members(campaign)
     return result
