@@ -131,8 +131,9 @@ CACHES = {"default": cache_config(env_str("CACHE_URL", "locmem://"))}
 AUTH_USER_MODEL = "accounts.User"
 # Sign-in by e-mail address; staff permissions come from ecars/privileges.py only (no groups).
 AUTHENTICATION_BACKENDS = ["accounts.backends.AuthenticationBackend"]
+# Argon2id at OWASP's parameters (accounts/hashers.py says why); Django's default Argon2 hashes still verify.
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "accounts.hashers.Argon2idHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 # The manual's « Règles du mot de passe » (12 to 64 characters, four classes), plus common and

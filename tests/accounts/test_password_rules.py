@@ -82,8 +82,19 @@ def test_rules_are_shown_beside_the_fields():
     assert any("une lettre minuscule, une lettre majuscule, un chiffre, un caractère spécial" in t for t in texts)
 
 
-def test_production_hashes_with_argon2id(settings):
+def test_production_hashes_with_argon2id_at_owasp_parameters(settings):
+    settings.PASSWORD_HASHERS = ["accounts.hashers.Argon2idHasher"]
+    user = UserFactory(password="Bl3u-Ciel-Vaste")
+    assert user.password.startswith("argon2$argon2id$v=19$m=19456,t=2,p=1$")
+    assert user.check_password("Bl3u-Ciel-Vaste")
+    assert not user.check_password("Bl3u-Ciel-Vaste!")
+
+
+def test_a_hash_of_django_s_default_parameters_still_logs_in_and_is_rewritten(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]
     user = UserFactory(password="Bl3u-Ciel-Vaste")
-    assert user.password.startswith("argon2$argon2id$")
+    assert "$m=102400,t=2,p=8$" in user.password
+    settings.PASSWORD_HASHERS = ["accounts.hashers.Argon2idHasher", "django.contrib.auth.hashers.Argon2PasswordHasher"]
     assert user.check_password("Bl3u-Ciel-Vaste")
+    user.refresh_from_db()
+    assert user.password.startswith("argon2$argon2id$v=19$m=19456,t=2,p=1$")

@@ -92,7 +92,7 @@ def test_production_hashes_passwords_with_argon2():
         "from django.conf import settings; print(settings.PASSWORD_HASHERS[0])",
         DEBUG="1",
     )
-    assert result.stdout.strip() == "django.contrib.auth.hashers.Argon2PasswordHasher"
+    assert result.stdout.strip() == "accounts.hashers.Argon2idHasher"
 
 
 def test_deny_by_default_and_one_transaction_per_request():
