@@ -13,7 +13,7 @@ DEMO_PASSWORD ?= Demo-e-CARS-2026!
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/ecars
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help demo test quality fix bench bench-campaign venv venv-runtime system-packages browser antivirus check-postgres migrate worker
+.PHONY: help demo test quality fix bench bench-campaign bench-deadline venv venv-runtime system-packages browser antivirus check-postgres migrate worker
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ bench: venv system-packages check-postgres ## Measure the indicator tree, a ques
 bench-campaign: venv system-packages check-postgres ## Measure the national operations: open_campaign against a plain COPY, dashboard, exports, FINESS import
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/ecars_bench} $(PY) bench/open_campaign.py
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/ecars_bench} $(PY) bench/import_finess.py
+
+bench-deadline: venv system-packages check-postgres ## Load-test deadline day with Locust behind gunicorn (bench/deadline_day/run.py; 15 minutes)
+	$(PY) bench/deadline_day/run.py
 
 migrate: venv-runtime ## Apply the database migrations (DATABASE_URL)
 	$(PY) manage.py migrate
