@@ -1,9 +1,9 @@
 """Locust scenarios of deadline day (bench/deadline_day/run.py runs them; ACCOUNTS names the world's JSON).
 
 - `Establishment`: logs in once, then loops home → EJ → contract → tree → question → save → question → tree,
-  with a 1 Mo PDF added to the question one loop in ten; pauses of PAUSE_MIN to PAUSE_MAX seconds between pages
-  (0 and 0: the stress run). Each virtual user is one establishment, from its own client address (X-Forwarded-For,
-  as the reverse proxy would send it: the portal runs with TRUSTED_PROXY_COUNT=1).
+  with a 1 Mo PDF added to the question one loop in ten; a pause of PAUSE_MIN to PAUSE_MAX seconds after each
+  page, as a person reads it (0 and 0: the stress run). Each virtual user is one establishment, from its own client
+  address (X-Forwarded-For, as the reverse proxy would send it: the portal runs with TRUSTED_PROXY_COUNT=1).
 - `StormEstablishment`: logs in, then stays idle (the login storm).
 - `Floor`: the minimal view of bench/urls.py behind the same gunicorn, without pauses.
 """
@@ -62,12 +62,17 @@ class Establishment(_Account):
     def journey(self):
         account = self.account
         self.client.get(account["home"], name="home")
+        self.wait()
         self.client.get(account["ej"], name="ej")
+        self.wait()
         self.client.get(account["contract"], name="contract")
+        self.wait()
         self.client.get(account["tree"], name=f"tree {account['questions']}")
+        self.wait()
         code = random.choice(account["codes"])
         url = f"{account['question_prefix']}{code}/"
         page = self.client.get(url, name=f"question {account['questions']}")
+        self.wait()
         version = _VERSION.search(page.text)
         with self.client.post(
             url,
@@ -85,6 +90,7 @@ class Establishment(_Account):
             if response.status_code != 302:
                 response.failure(f"save: {response.status_code}")
         page = self.client.get(url, name=f"question {account['questions']}")
+        self.wait()
         if random.random() < 0.1:
             with self.client.post(
                 f"{url}documents/",
@@ -96,6 +102,7 @@ class Establishment(_Account):
             ) as response:
                 if response.status_code != 302:
                     response.failure(f"upload: {response.status_code}")
+            self.wait()
         self.client.get(account["tree"], name=f"tree {account['questions']}")
 
 
@@ -112,4 +119,4 @@ class Floor(HttpUser):
 
     @task
     def bare(self):
-        self.client.get("/bench/bare/", name="floor: minimal view")
+        self.client.get("/bench/minimal/", name="floor: minimal view")

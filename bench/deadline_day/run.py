@@ -99,7 +99,7 @@ def postmaster() -> psutil.Process:
 def wait_until_up() -> None:
     for _ in range(120):
         try:
-            with urllib.request.urlopen(f"{HOST}/bench/bare/", timeout=2) as response:  # noqa: S310 - loopback
+            with urllib.request.urlopen(f"{HOST}/bench/minimal/", timeout=2) as response:  # noqa: S310 - loopback
                 if response.status == 200:
                     return
         except OSError:
