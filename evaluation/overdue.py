@@ -10,6 +10,7 @@ import datetime
 from django.db import transaction
 from django.db.models import Q
 
+from contracts.models import Membership
 from evaluation import services
 from evaluation.enums import NoticeKind
 from evaluation.enums import SelfEvaluationState as State
@@ -27,8 +28,6 @@ def overdue(today: datetime.date):
 
 def close_all(today: datetime.date, *, progress_bar=lambda items, total: items) -> int:
     """Close d'office every overdue self-evaluation; returns how many were closed."""
-    from contracts.models import Membership
-
     closed = 0
     ids = list(overdue(today).order_by("pk").values_list("pk", flat=True))
     for pk in progress_bar(ids, len(ids)):

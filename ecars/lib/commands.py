@@ -21,11 +21,43 @@ from django.db import DatabaseError, transaction
 logger = logging.getLogger("ecars.commands")
 
 
-class OpsCommand(BaseCommand):
-    """`handle_ops(wet_run=…, **options)` does the work; `add_ops_arguments(parser)` adds the command's own."""
+class ProgressCommand(BaseCommand):
+    """A command with a progress bar (`progress`): the read-only ones (export_campaign, verify_backup) use it as is."""
 
     # Seconds before the progress bar shows: short runs stay quiet.
     PROGRESS_AFTER = 2.0
+
+    def progress(self, iterable: Iterable, *, total: int, label: str) -> Iterator:
+        """Yield from `iterable`, drawing `label : n/total (p %)` on stderr once the run passes PROGRESS_AFTER
+        seconds, redrawn at most twice a second (one line per update when stderr is not a terminal)."""
+        started = last = time.monotonic()
+        shown = False
+        terminal = getattr(sys.stderr, "isatty", lambda: False)()
+        done = 0
+        for done, item in enumerate(iterable, start=1):
+            yield item
+            now = time.monotonic()
+            if now - started >= self.PROGRESS_AFTER and (now - last >= (0.5 if terminal else 5) or done == total):
+                last = now
+                shown = True
+                self._draw(label, done, total, terminal)
+        if shown and terminal:
+            self.stderr.write("")
+
+    def _draw(self, label, done, total, terminal):
+        percent = 100 * done // total if total else 100
+        bar = "#" * (percent // 5) + "." * (20 - percent // 5)
+        line = f"{label} : [{bar}] {done}/{total} ({percent} %)"
+        if terminal:
+            self.stderr.write("\r" + line, ending="")
+            self.stderr.flush()
+        else:
+            self.stderr.write(line)
+
+
+class OpsCommand(ProgressCommand):
+    """A command that writes. Subclasses implement `handle_ops(wet_run=…, **options)` (the work) and may add their
+    own arguments in `add_ops_arguments(parser)`."""
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -56,40 +88,13 @@ class OpsCommand(BaseCommand):
             logger.info("command %s ended in %.1f s", name, time.monotonic() - started)
 
     def handle_ops(self, *, wet_run: bool, **options):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__module__} must define handle_ops()")
 
     def summary(self, counts: dict[str, int], *, wet_run: bool) -> None:
         """Print `counts` (label → number) under a heading that says whether anything was written."""
         self.stdout.write("Bilan :" if wet_run else "Bilan de la simulation (rien n'a été écrit) :")
         for label, count in counts.items():
             self.stdout.write(f"  {label} : {count}")
-
-    def progress(self, iterable: Iterable, *, total: int, label: str) -> Iterator:
-        """Yield from `iterable`, drawing `label : n/total (p %)` on stderr once the run passes PROGRESS_AFTER
-        seconds, redrawn at most twice a second (one line per update when stderr is not a terminal)."""
-        started = last = time.monotonic()
-        shown = False
-        terminal = getattr(sys.stderr, "isatty", lambda: False)()
-        done = 0
-        for done, item in enumerate(iterable, start=1):
-            yield item
-            now = time.monotonic()
-            if now - started >= self.PROGRESS_AFTER and (now - last >= (0.5 if terminal else 5) or done == total):
-                last = now
-                shown = True
-                self._draw(label, done, total, terminal)
-        if shown and terminal:
-            self.stderr.write("")
-
-    def _draw(self, label, done, total, terminal):
-        percent = 100 * done // total if total else 100
-        bar = "#" * (percent // 5) + "." * (20 - percent // 5)
-        line = f"{label} : [{bar}] {done}/{total} ({percent} %)"
-        if terminal:
-            self.stderr.write("\r" + line, ending="")
-            self.stderr.flush()
-        else:
-            self.stderr.write(line)
 
 
 @contextlib.contextmanager

@@ -12,20 +12,15 @@ Every problem is listed with its row; the exit code is 1 when there is one, 0 ot
 written, moved or deleted.
 """
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import formats, timezone
 
 from documents.backup import BackupError, verify_backup
-from ecars.lib.commands import OpsCommand
+from ecars.lib.commands import ProgressCommand
 
 
-class Command(BaseCommand):
+class Command(ProgressCommand):
     help = __doc__
-
-    # The progress bar of the operations commands; this one is read-only, so it has no --wet-run.
-    PROGRESS_AFTER = OpsCommand.PROGRESS_AFTER
-    progress = OpsCommand.progress
-    _draw = OpsCommand._draw
 
     def add_arguments(self, parser):
         parser.add_argument(

@@ -19,7 +19,7 @@ from pathlib import Path
 from django.core.management.base import CommandError
 
 from contracts.models import Region
-from ecars.lib.commands import OpsCommand
+from ecars.lib.commands import ProgressCommand
 from evaluation import exports
 from evaluation.models import Campaign
 
@@ -30,8 +30,8 @@ STDOUT = "-"
 
 
 # Read-only, hence no --wet-run, no dry run and no summary on stdout (which may carry the file): only
-# OpsCommand's progress bar is used.
-class Command(OpsCommand):
+# the progress bar (ProgressCommand) is used.
+class Command(ProgressCommand):
     help = __doc__
 
     def add_arguments(self, parser):
