@@ -2,7 +2,7 @@ import datetime
 import uuid
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 
 from documents.models import documents_storage
 from evaluation.enums import (
@@ -27,6 +27,9 @@ class Referential(models.Model):
     name = models.CharField("nom", max_length=200)
     version = models.PositiveSmallIntegerField("version", default=1)
     created_at = models.DateTimeField("créé le", auto_now_add=True)
+    # Bumped by every change of one of its nodes (Node.save, Node.delete): the pages key their cached copy of
+    # the tree's nodes on it (evaluation.tree.referential_nodes), so that an edit is seen at once everywhere.
+    tree_version = models.PositiveIntegerField("version de l'arbre", default=0, editable=False)
 
     class Meta:
         verbose_name = "référentiel"
@@ -53,6 +56,10 @@ class NodeQuerySet(models.QuerySet):
     def to_fill_by_establishment(self):
         """The questions that count in the fill percentage."""
         return self.indicators().filter(filled_by=FilledBy.ETABLISSEMENT, required=True)
+
+
+def _tree_changed(referential_ids):
+    Referential.objects.filter(pk__in=referential_ids).update(tree_version=models.F("tree_version") + 1)
 
 
 class Node(models.Model):
@@ -116,6 +123,22 @@ class Node(models.Model):
 
     def __str__(self):
         return f"{self.code} - {self.label}"
+
+    def save(self, *args, **kwargs):
+        """Save, and tell every process that the referential's tree changed (both referentials on a move)."""
+        with transaction.atomic():
+            previous = (
+                Node.objects.filter(pk=self.pk).values_list("referential_id", flat=True).first() if self.pk else None
+            )
+            super().save(*args, **kwargs)
+            _tree_changed({self.referential_id, previous} - {None})
+
+    def delete(self, *args, **kwargs):
+        with transaction.atomic():
+            referential_id = self.referential_id
+            result = super().delete(*args, **kwargs)
+            _tree_changed({referential_id})
+            return result
 
     @property
     def is_indicator(self) -> bool:
@@ -191,9 +214,21 @@ class Campaign(models.Model):
 
 class SelfEvaluationQuerySet(models.QuerySet):
     def for_user(self, user):
-        from contracts.models import Contract
-
-        return self.filter(contract__in=Contract.objects.for_user(user))
+        """The self-evaluations of the contracts a user may see (`EntiteJuridique.objects.for_user`'s rule, as
+        joins rather than nested subqueries: this runs at the start of every self-evaluation page), each with
+        `member_role`, the user's role in its EJ (None for agency staff)."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_superuser:
+            return self
+        if user.is_agency_staff:
+            return self.filter(contract__ej__region_id=user.region_id).annotate(
+                member_role=models.Value(None, output_field=models.CharField())
+            )
+        # One membership per user and EJ (contracts_membership_unique): the join adds no row.
+        return self.filter(contract__ej__memberships__user=user).annotate(
+            member_role=models.F("contract__ej__memberships__role")
+        )
 
     def latest_first(self):
         """The current self-evaluation of a contract is the one of its latest campaign."""

@@ -151,4 +151,15 @@ def abilities_for(self_evaluation: SelfEvaluation, user, *, today: datetime.date
     """The abilities of `user` on `self_evaluation` (its contract and EJ loaded) on `today` (default: today)."""
     if privileges.role_of(user) is not None:
         return abilities(self_evaluation, role=None, today=today, staff=user)
-    return abilities(self_evaluation, role=role_in_ej(user, self_evaluation.contract.ej), today=today)
+    role = (
+        self_evaluation.member_role
+        if _read_for(self_evaluation, user)
+        else role_in_ej(user, self_evaluation.contract.ej)
+    )
+    return abilities(self_evaluation, role=role, today=today)
+
+
+def _read_for(self_evaluation: SelfEvaluation, user) -> bool:
+    """Whether `self_evaluation` was read by `SelfEvaluation.objects.for_user(user)`, its `member_role` that of
+    `user` (the pages' lookup): no query more for the role."""
+    return getattr(self_evaluation, "read_for_user_id", None) == user.pk and hasattr(self_evaluation, "member_role")

@@ -486,15 +486,29 @@ def lock_for_editing(value: IndicatorValue, *, acting_user, refusal: str) -> Sel
 
 
 def save_answer(
-    value: IndicatorValue, *, acting_user, expected_version: int, answer: dict, context: RequestContext | None = None
+    value: IndicatorValue,
+    *,
+    acting_user,
+    expected_version: int,
+    answer: dict,
+    context: RequestContext | None = None,
+    locked: bool = False,
 ):
     """Save an answer (keys of ANSWER_FIELDS, already validated) if nobody saved it in between.
 
     Optimistic locking: the save applies to the version the user saw, or raises VersionConflict and
     changes nothing. A save that changes nothing writes nothing. Each change is appended to the
     history and audited; a refusal (WriteRefused: `Abilities.edit`) changes nothing and is audited.
+
+    With `locked`, the caller has read `value` and its self-evaluation with `select_for_update()` in its own
+    transaction (the question page's POST: `evaluation.views.common`), the indicator and the self-evaluation's
+    campaign and EJ loaded: they are not read again, and the writes join the caller's transaction.
     """
     try:
+        if locked:
+            return _save_locked_answer(
+                value, acting_user=acting_user, expected_version=expected_version, answer=answer, context=context
+            )
         return _save_answer(
             value, acting_user=acting_user, expected_version=expected_version, answer=answer, context=context
         )
@@ -514,6 +528,21 @@ def _save_answer(value: IndicatorValue, *, acting_user, expected_version: int, a
     locked, can = _lock_for_writing(value.self_evaluation_id, acting_user=acting_user)
     current = IndicatorValue.objects.select_for_update(of=("self",)).select_related("indicator").get(pk=value.pk)
     current.self_evaluation = locked  # already loaded: the audit's description needs no query
+    if not can.edit(current):
+        raise WriteRefused("Cette question n'est pas renseignée par l'établissement.")
+    return write_answer(
+        current, acting_user=acting_user, expected_version=expected_version, answer=answer, context=context
+    )
+
+
+def _save_locked_answer(current: IndicatorValue, *, acting_user, expected_version: int, answer: dict, context):
+    """`_save_answer` on rows the caller has locked: every check is made before the first write, so that a
+    refusal or a conflict leaves the caller's transaction as it was (no savepoint needed)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise transaction.TransactionManagementError("save_answer(locked=True) needs the caller's transaction.")
+    can = abilities_for(current.self_evaluation, acting_user)
+    if not can.write:
+        raise WriteRefused(NOT_OPEN_TO_YOU)
     if not can.edit(current):
         raise WriteRefused("Cette question n'est pas renseignée par l'établissement.")
     return write_answer(

@@ -9,8 +9,12 @@ size of the tree, and computed in Python.
   down, so that 100 % means nothing is missing (DESIGN.md §4).
 """
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from django.contrib.auth import get_user_model
+
+from contracts.models import Etablissement
 from evaluation import values
 from evaluation.display import question_label, question_url, questions_prefix
 from evaluation.models import IndicatorValue, Node, SelfEvaluation
@@ -124,23 +128,53 @@ def percent(filled: int, total: int) -> int:
     return 100 if total == 0 else filled * 100 // total
 
 
-def build_tree(self_evaluation: SelfEvaluation, *, can: Abilities | None = None, assigned_to=None) -> Tree:
+class ReferentialNodes(tuple):
+    """The nodes a contract of one region answers, in tree order, each node's `parent` among them, and
+    `by_code`: {code: node}."""
+
+    by_code: dict[str, Node]
+
+
+# The referentials' nodes read lately by this process: {(referential, tree version, region): ReferentialNodes}.
+# A referential changes only when an agent edits one of its nodes, which bumps its tree version (Node.save):
+# every process then reads the new tree at its next page, and the old entry ages out.
+_NODES: OrderedDict[tuple[int, int, int | None], ReferentialNodes] = OrderedDict()
+NODES_CACHED = 64
+
+
+def referential_nodes(self_evaluation: SelfEvaluation) -> ReferentialNodes:
+    """The nodes a contract of the self-evaluation's region answers, in tree order: read once per process and
+    per tree version, then shared by every page. They are the same objects for every caller: read them, never
+    change them."""
+    referential = self_evaluation.campaign.referential  # loaded with the self-evaluation by the pages
+    region_id = self_evaluation.contract.ej.region_id
+    key = (referential.pk, referential.tree_version, region_id)
+    nodes = _NODES.get(key)
+    if nodes is None:
+        nodes = ReferentialNodes(
+            Node.objects.filter(referential=referential).for_region(region_id).order_by("position", "pk")
+        )
+        by_pk = {node.pk: node for node in nodes}
+        for node in nodes:  # node.parent without a query
+            Node.parent.field.set_cached_value(node, by_pk.get(node.parent_id))
+        nodes.by_code = {node.code: node for node in nodes}
+        _NODES[key] = nodes
+        while len(_NODES) > NODES_CACHED:
+            _NODES.popitem(last=False)
+    return nodes
+
+
+def build_tree(
+    self_evaluation: SelfEvaluation, *, can: Abilities | None = None, assigned_to=None, light: bool = False
+) -> Tree:
     """The whole tree, its dots those of a user of abilities `can` (None: a reader, every dot grey); with
     `assigned_to`, only the questions confided to that user (« Mes questions »), the percentages staying
-    those of the whole self-evaluation."""
+    those of the whole self-evaluation. With `light`, the questions' values are `TreeValue` rows (what the
+    tree shows), not model instances: what the establishment's pages use."""
     can = can or Abilities()
-    nodes = list(
-        Node.objects.filter(referential_id=self_evaluation.campaign.referential_id)
-        .for_region(self_evaluation.contract.ej.region_id)
-        .order_by("position", "pk")
-    )
-    values_by_node: dict[int, list[IndicatorValue]] = {}
-    for value in (
-        IndicatorValue.objects.filter(self_evaluation=self_evaluation)
-        .select_related("etablissement", "assigned_to")
-        .order_by("etablissement__finess")
-    ):
-        value.self_evaluation = self_evaluation  # no query to reach it again
+    nodes = referential_nodes(self_evaluation)
+    values_by_node: dict[int, list] = {}
+    for value in _light_values(self_evaluation) if light else _values(self_evaluation):
         values_by_node.setdefault(value.indicator_id, []).append(value)
 
     url_prefix = questions_prefix(self_evaluation)
@@ -179,6 +213,65 @@ def build_tree(self_evaluation: SelfEvaluation, *, can: Abilities | None = None,
     if assigned_to is not None:
         roots = _only_assigned(roots, assigned_to)
     return Tree(self_evaluation=self_evaluation, roots=roots, questions=ordered, filled=filled, total=total)
+
+
+class TreeValue:
+    """The columns of an answer the tree and its pages show, read as a light row: building a model instance
+    per question costs more than the rest of a 300-question tree page (bench/tree_and_save.py)."""
+
+    __slots__ = (
+        "pk",
+        "indicator_id",
+        "etablissement_id",
+        "assigned_to_id",
+        "value",
+        "target",
+        "not_applicable",
+        "etablissement",
+        "assigned_to",
+        "self_evaluation",
+    )
+
+    def __init__(self, row, etablissements, users, self_evaluation):
+        (
+            self.pk,
+            self.indicator_id,
+            self.etablissement_id,
+            self.assigned_to_id,
+            self.value,
+            self.target,
+            self.not_applicable,
+        ) = row
+        self.etablissement = etablissements.get(self.etablissement_id)
+        self.assigned_to = users.get(self.assigned_to_id)
+        self.self_evaluation = self_evaluation
+
+    is_filled = IndicatorValue.is_filled
+
+
+def _values(self_evaluation):
+    values = (
+        IndicatorValue.objects.filter(self_evaluation=self_evaluation)
+        .select_related("etablissement", "assigned_to")
+        .order_by("etablissement__finess")
+    )
+    for value in values:
+        value.self_evaluation = self_evaluation  # no query to reach it again
+        yield value
+
+
+def _light_values(self_evaluation):
+    rows = list(
+        IndicatorValue.objects.filter(self_evaluation=self_evaluation)
+        .order_by("etablissement__finess")
+        .values_list(*TreeValue.__slots__[:7])
+    )
+    # The ET of ET-level questions, and the colleagues questions are confided to: a few rows, when any.
+    etablissement_ids = {row[2] for row in rows} - {None}
+    user_ids = {row[3] for row in rows} - {None}
+    etablissements = Etablissement.objects.in_bulk(etablissement_ids) if etablissement_ids else {}
+    users = get_user_model().objects.in_bulk(user_ids) if user_ids else {}
+    return [TreeValue(row, etablissements, users, self_evaluation) for row in rows]
 
 
 def _only_assigned(branches: list[Branch], user) -> list[Branch]:

@@ -24,6 +24,7 @@ from django.test import Client as DjangoClient
 from django.test import TestCase
 
 from contracts.enums import MembershipRole
+from evaluation import tree
 from tests.accounts.factories import UserFactory
 from tests.contracts.factories import EntiteJuridiqueFactory, MembershipFactory, RegionFactory
 
@@ -92,8 +93,10 @@ def _locks_name_their_tables():
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    """Rate-limit counters and other cached state never leak from one test to the next."""
+    """Rate-limit counters and other cached state (the referentials' nodes this process keeps) never leak from
+    one test to the next."""
     cache.clear()
+    tree._NODES.clear()
 
 
 def pytest_configure(config):

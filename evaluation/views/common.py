@@ -1,36 +1,49 @@
 """What the self-evaluation pages share: the single lookup, and the header's context."""
 
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from evaluation.models import IndicatorValue, SelfEvaluation
 from evaluation.perms import abilities_for
-from evaluation.tree import build_tree
+from evaluation.tree import build_tree, referential_nodes
 from evaluation.tree_html import tree_html
 
 
-def get_self_evaluation_for_user(request, self_evaluation) -> SelfEvaluation:
-    """The self-evaluation of public id `self_evaluation` if the user may see it; 404 otherwise."""
-    return get_object_or_404(
-        SelfEvaluation.objects.for_user(request.user).select_related(
-            "campaign", "contract__ej__region", "contract__contract_type"
-        ),
-        public_id=self_evaluation,
-    )
+def get_self_evaluation_for_user(request, self_evaluation, *, lock: bool = False) -> SelfEvaluation:
+    """The self-evaluation of public id `self_evaluation` if the user may see it, with the user's role in its EJ
+    (`evaluation.perms.abilities_for` then asks no query); 404 otherwise. With `lock`, its row is locked until
+    the request's transaction ends, as the services' writes lock it (`evaluation.services.lock_for_writing`)."""
+    if lock:  # a write: what the services read (the pages' other rows, on a refusal only, come when asked)
+        queryset = SelfEvaluation.objects.for_user(request.user).select_related(
+            "campaign__referential", "contract__ej"
+        )
+        queryset = queryset.select_for_update(of=("self",))
+    else:
+        queryset = SelfEvaluation.objects.for_user(request.user).select_related(
+            "campaign__referential", "contract__ej__region", "contract__contract_type"
+        )
+    found = get_object_or_404(queryset, public_id=self_evaluation)
+    found.read_for_user_id = request.user.pk
+    return found
 
 
-def get_question_value(self_evaluation, code, et_finess) -> IndicatorValue:
-    """The question `code` of the self-evaluation (of the ET `et_finess`, if given); 404 otherwise."""
-    queryset = IndicatorValue.objects.filter(
-        self_evaluation=self_evaluation,
-        # With the referential, the (referential, code) unique index finds the indicator at once.
-        indicator__referential_id=self_evaluation.campaign.referential_id,
-        indicator__code=code,
-    ).select_related("indicator__parent", "etablissement", "assigned_to")
+def get_question_value(self_evaluation, code, et_finess, *, lock: bool = False) -> IndicatorValue:
+    """The question `code` of the self-evaluation (of the ET `et_finess`, if given), its row locked with `lock`;
+    404 otherwise. Its indicator (and the indicator's parent) come from the referential's cached nodes."""
+    indicator = referential_nodes(self_evaluation).by_code.get(code)
+    if indicator is None:
+        raise Http404("Pas de question de ce code dans ce contrat.")
+    queryset = IndicatorValue.objects.filter(self_evaluation=self_evaluation, indicator=indicator)
+    if lock:
+        queryset = queryset.select_related("etablissement").select_for_update(of=("self",))
+    else:
+        queryset = queryset.select_related("etablissement", "assigned_to")
     if et_finess:
         queryset = queryset.filter(etablissement__finess=et_finess)
     else:
         queryset = queryset.filter(etablissement__isnull=True)
     value = get_object_or_404(queryset)
+    value.indicator = indicator
     value.self_evaluation = self_evaluation
     return value
 
@@ -39,7 +52,7 @@ def page_context(request, self_evaluation, *, assigned_to=None, current_pk=None)
     """The context of the pages under the header and the tree: the user's abilities (`can`, computed once
     here), the tree, and whether it shows only the questions confided to the user (« Mes questions »)."""
     can = abilities_for(self_evaluation, request.user)
-    tree = build_tree(self_evaluation, can=can, assigned_to=assigned_to)
+    tree = build_tree(self_evaluation, can=can, assigned_to=assigned_to, light=True)
     return {
         "self_evaluation": self_evaluation,
         "contract": self_evaluation.contract,

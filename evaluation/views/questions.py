@@ -45,18 +45,14 @@ def _history(value):
 @require_http_methods(["GET", "POST"])
 def question(request, self_evaluation, code):
     """A question under the tree: the answer form (or its reading), earlier years, history, assignment."""
-    self_evaluation = get_self_evaluation_for_user(request, self_evaluation)
-    value = get_question_value(self_evaluation, code, request.GET.get("et"))
+    # A POST writes: the self-evaluation and the question are read locked, as the services lock them (in this
+    # order), so that saving an answer reads neither again (ATOMIC_REQUESTS: the locks last the request).
+    writing = request.method == "POST"
+    self_evaluation = get_self_evaluation_for_user(request, self_evaluation, lock=writing)
+    value = get_question_value(self_evaluation, code, request.GET.get("et"), lock=writing)
     answering = request.method == "POST" and not {"assign", "observation"} & set(request.POST)
     form = AnswerForm.for_value(value, data=request.POST if answering else None)
-    assignment_form = AssignmentForm(
-        data=request.POST if request.method == "POST" and "assign" in request.POST else None,
-        ej=self_evaluation.contract.ej,
-        initial={
-            "assignee": value.assigned_to
-            and value.assigned_to.memberships.filter(ej=self_evaluation.contract.ej).first()
-        },
-    )
+    assignment_form = None  # built when shown or posted: a save does not need it
     status = 200
     evaluation = None
     if request.method == "POST" and "observation" in request.POST:
@@ -65,6 +61,7 @@ def question(request, self_evaluation, code):
             return outcome
         evaluation, status = outcome, 400
     elif request.method == "POST" and "assign" in request.POST:
+        assignment_form = _assignment_form(value, data=request.POST)
         if assignment_form.is_valid():
             try:
                 count = services.assign_questions(
@@ -90,6 +87,7 @@ def question(request, self_evaluation, code):
                     expected_version=form.cleaned_data["version"],
                     answer=form.answer(),
                     context=request_context(request),
+                    locked=True,
                 )
             except services.VersionConflict as conflict:
                 context = page_context(request, self_evaluation, current_pk=value.pk)
@@ -117,7 +115,9 @@ def question(request, self_evaluation, code):
             "can_edit": can.edit(value),
             "form": form,
             # Confiding, like the documents, follows the question's rule: never a question others answer.
-            "assignment_form": assignment_form if can.assign and can.edit(value) else None,
+            "assignment_form": (assignment_form or _assignment_form(value))
+            if can.assign and can.edit(value)
+            else None,
             "earlier_years": years,
             "previous_comment": previous_comment(years),
             "documents_block": question_block(request, value, can=can),
@@ -129,6 +129,16 @@ def question(request, self_evaluation, code):
         }
     )
     return render(request, "evaluation/question.html", context, status=status)
+
+
+def _assignment_form(value, data=None):
+    """« Confier » the question to a colleague, its current assignee chosen."""
+    ej = value.self_evaluation.contract.ej
+    return AssignmentForm(
+        data=data,
+        ej=ej,
+        initial={"assignee": value.assigned_to and value.assigned_to.memberships.filter(ej=ej).first()},
+    )
 
 
 def _conflict(request, context, value, current, form):

@@ -99,6 +99,23 @@ def test_answering_oui_turns_the_dot_green_and_shows_five_percent(client_for, de
     assertContains(page, "Réalisé « — » → « 1 - OUI »")
 
 
+def test_a_save_reads_its_rows_once_locked(client_for, demo, django_assert_num_queries):
+    """The question's POST reads the self-evaluation (with the user's role) and the answer locked, and the
+    service writes on them without reading them again: session, user, savepoint, the self-evaluation, the
+    answer, the update, the history, the audit event, release."""
+    user, self_evaluation = demo
+    client = client_for(user)
+    client.get(question_url(self_evaluation, "2.1.1.a"))  # the referential's nodes are then in this process
+    data = {"version": 1, "value": "1", "not_applicable_reason": "", "comment": ""}
+    with django_assert_num_queries(9) as captured:
+        response = client.post(question_url(self_evaluation, "2.1.1.a"), data)
+    assert response.status_code == 302
+    locks = [query["sql"] for query in captured.captured_queries if "FOR UPDATE" in query["sql"]]
+    assert len(locks) == 2
+    assert 'FROM "evaluation_selfevaluation"' in locks[0] and 'FROM "evaluation_indicatorvalue"' in locks[1]
+    assert value_of(self_evaluation, "2.1.1.a").version == 2
+
+
 def test_a_french_decimal_comma_is_read(client_for, demo):
     user, self_evaluation = demo
     answer(client_for(user), self_evaluation, "1.1.1.a", value="87,5")
@@ -562,10 +579,11 @@ def test_the_question_page_runs_the_same_queries_whatever_its_history_and_docume
     client.get(question_url(self_evaluation, "2.1.1.a"))
     # The question's documents, whether the year is the current one (« Retirer »), those that may be
     # joined, and the questions these already support.
-    # The role in the EJ is asked once, for the abilities that the whole page reads.
+    # The user's role in the EJ comes with the self-evaluation, for the abilities that the whole page reads;
+    # the referential's nodes are read once per process (evaluation.tree.referential_nodes).
     # The earlier years of the question (the demo's 2024, with its « Commentaire évalué N-1 ») and their
     # documents: two queries, whatever their number.
-    with django_assert_num_queries(13 + 5):
+    with django_assert_num_queries(11 + 5):
         response = client.get(question_url(self_evaluation, "2.1.1.a"))
     # This year's documents, and the two of the demo's earlier year under « Années précédentes ».
     assert response.content.count(b'href="/documents/') == size + 2

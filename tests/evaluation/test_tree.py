@@ -115,9 +115,54 @@ def test_the_tree_page_runs_the_same_queries_whatever_its_size(
         IndicatorValueFactory(self_evaluation=self_evaluation, indicator=question)
     client = client_for(member)
     client.get(indicators_url(self_evaluation))
-    # session, user, savepoint, self-evaluation, role, nodes, values, release
-    with django_assert_num_queries(8):
+    # session, user, savepoint, the self-evaluation (with the user's role in the EJ), its values, release: the
+    # referential's nodes are read once per process (evaluation.tree.referential_nodes).
+    with django_assert_num_queries(6):
         client.get(indicators_url(self_evaluation))
+
+
+def test_an_edited_referential_shows_at_once_on_the_pages_that_read_it_before(client_for, member, ej):
+    """The nodes are kept by each process, keyed on the referential's tree version, which every change of a
+    node bumps: a label changed, a regional question added, a node moved to another referential."""
+    self_evaluation = SelfEvaluationFactory(contract=ContractFactory(ej=ej))
+    referential = self_evaluation.campaign.referential
+    objective = NodeFactory(referential=referential, code="1", label="Objectif d'origine")
+    question = NodeFactory(referential=referential, parent=objective, code="1.a", label="Question", oui_non=True)
+    IndicatorValueFactory(self_evaluation=self_evaluation, indicator=question)
+    client = client_for(member)
+    assertContains(client.get(indicators_url(self_evaluation)), "Objectif d&#x27;origine")
+    referential.refresh_from_db()
+    version = referential.tree_version
+
+    objective.label = "Objectif renommé"
+    objective.save()
+    referential.refresh_from_db()
+    assert referential.tree_version == version + 1
+    response = client.get(indicators_url(self_evaluation))
+    assertContains(response, "Objectif renommé")
+    assertNotContains(response, "Objectif d&#x27;origine")
+
+    regional = NodeFactory(
+        referential=referential, parent=objective, code="1.b", label="Régionale", region=ej.region, oui_non=True
+    )
+    IndicatorValueFactory(self_evaluation=self_evaluation, indicator=regional)
+    assertContains(client.get(indicators_url(self_evaluation)), "1.b - Régionale")
+    assert client.get(reverse("evaluation:question", args=[self_evaluation.public_id, "1.b"])).status_code == 200
+
+    other = NodeFactory(code="autre").referential
+    other.refresh_from_db()
+    moved_version = other.tree_version
+    regional.referential = other
+    regional.parent = None
+    regional.save()
+    other.refresh_from_db()
+    assert other.tree_version == moved_version + 1
+    assertNotContains(client.get(indicators_url(self_evaluation)), "1.b - Régionale")
+    assert client.get(reverse("evaluation:question", args=[self_evaluation.public_id, "1.b"])).status_code == 404
+
+    IndicatorValue.objects.filter(indicator=question).delete()
+    question.delete()
+    assertNotContains(client.get(indicators_url(self_evaluation)), "1.a - Question")
 
 
 # --- « Clore la saisie » -------------------------------------------------------------------
