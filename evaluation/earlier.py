@@ -41,8 +41,10 @@ class EarlierYear:
 
 def earlier_years(value) -> list[EarlierYear]:
     """The question `value` answers, in the contract's earlier campaigns, newest first. Two queries whatever
-    the number of years and documents (none but the first when there is no earlier year)."""
+    the number of years and documents, none when the contract has no earlier year (`has_earlier_years`)."""
     self_evaluation = value.self_evaluation
+    if not self_evaluation.has_earlier_years():
+        return []
     earlier = (
         IndicatorValue.objects.filter(
             self_evaluation__contract_id=self_evaluation.contract_id,

@@ -1,5 +1,6 @@
 import datetime
 import uuid
+from functools import cached_property
 
 from django.conf import settings
 from django.db import models, transaction
@@ -331,11 +332,20 @@ class SelfEvaluation(models.Model):
     def days_left(self, today: datetime.date) -> int:
         return (self.deadline - today).days
 
+    @cached_property
+    def contract_years(self) -> list[int]:
+        """The campaign years of the contract's self-evaluations, this one's included (one query, kept)."""
+        return list(
+            SelfEvaluation.objects.filter(contract_id=self.contract_id).values_list("campaign__year", flat=True)
+        )
+
     def is_current(self) -> bool:
         """Whether this is the contract's self-evaluation of its latest campaign (not an earlier year)."""
-        return not SelfEvaluation.objects.filter(
-            contract_id=self.contract_id, campaign__year__gt=self.campaign.year
-        ).exists()
+        return not any(year > self.campaign.year for year in self.contract_years)
+
+    def has_earlier_years(self) -> bool:
+        """Whether the contract had self-evaluations in earlier campaigns (« Années précédentes »)."""
+        return any(year < self.campaign.year for year in self.contract_years)
 
 
 class Evaluation(SelfEvaluation):

@@ -20,7 +20,7 @@ def get_self_evaluation_for_user(request, self_evaluation, *, lock: bool = False
         queryset = queryset.select_for_update(of=("self",))
     else:
         queryset = SelfEvaluation.objects.for_user(request.user).select_related(
-            "campaign__referential", "contract__ej__region", "contract__contract_type"
+            "campaign__referential", "contract__ej__region"
         )
     found = get_object_or_404(queryset, public_id=self_evaluation)
     found.read_for_user_id = request.user.pk

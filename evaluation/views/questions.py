@@ -30,16 +30,30 @@ def indicators(request, self_evaluation):
     return render(request, "evaluation/indicators.html", context)
 
 
-def _history(value):
+# « Historique de la question » shows the latest changes; « Voir tout l'historique » the others.
+HISTORY_SHOWN = 20
+
+
+def _history(value, *, everything: bool) -> tuple[list, int | None]:
+    """The question's changes, newest first, and how many there are in all when some are not shown (else None)."""
     year = value.self_evaluation.campaign.year
-    entries = []
-    for entry in value.history.select_related("changed_by").order_by("-version"):
-        changes = [
-            field_change(field, old, new, value.indicator.value_type, year=year)
-            for field, (old, new) in entry.changes.items()
-        ]
-        entries.append((entry, changes))
-    return entries
+    entries = value.history.select_related("changed_by").order_by("-version")
+    entries = list(entries if everything else entries[: HISTORY_SHOWN + 1])
+    total = None
+    if len(entries) > HISTORY_SHOWN and not everything:
+        entries = entries[:HISTORY_SHOWN]
+        total = value.history.count()
+    shown = [
+        (
+            entry,
+            [
+                field_change(field, old, new, value.indicator.value_type, year=year)
+                for field, (old, new) in entry.changes.items()
+            ],
+        )
+        for entry in entries
+    ]
+    return shown, total
 
 
 @require_http_methods(["GET", "POST"])
@@ -105,6 +119,7 @@ def question(request, self_evaluation, code):
     current = next((q for q in context["tree"].questions if q.value.pk == value.pk), None)
     value_type = value.indicator.value_type
     years = earlier_years(value)
+    history, history_total = _history(value, everything=request.GET.get("historique") == "tout")
     context.update(
         {
             "value": value,
@@ -121,7 +136,8 @@ def question(request, self_evaluation, code):
             "earlier_years": years,
             "previous_comment": previous_comment(years),
             "documents_block": question_block(request, value, can=can),
-            "history": _history(value),
+            "history": history,
+            "history_total": history_total,
             "next_question": context["tree"].next_to_fill(after=current),
             "display_target": values.display(value_type, value.target),
             "shown_value": answer_shown(value_type, value.value, not_applicable=value.not_applicable),

@@ -116,6 +116,24 @@ def test_a_save_reads_its_rows_once_locked(client_for, demo, django_assert_num_q
     assert value_of(self_evaluation, "2.1.1.a").version == 2
 
 
+def test_the_history_shows_the_latest_changes_and_links_to_all_of_them(client_for, demo):
+    user, self_evaluation = demo
+    value = value_of(self_evaluation, "2.1.1.a")
+    for version in range(2, 27):
+        IndicatorValueHistory.objects.create(
+            indicator_value=value, version=version, changes={"comment": ["", f"note {version}"]}, changed_by=user
+        )
+    client = client_for(user)
+    page = client.get(question_url(self_evaluation, "2.1.1.a"))
+    assertContains(page, "Les 20 dernières modifications sur 25.")
+    assertContains(page, "« note 26 »")
+    assertContains(page, "« note 7 »")
+    assertNotContains(page, "« note 6 »")
+    everything = client.get(page.context["request"].path + "?historique=tout")
+    assertContains(everything, "« note 2 »")
+    assertNotContains(everything, "dernières modifications sur")
+
+
 def test_a_french_decimal_comma_is_read(client_for, demo):
     user, self_evaluation = demo
     answer(client_for(user), self_evaluation, "1.1.1.a", value="87,5")
