@@ -184,9 +184,12 @@ ALLAUTH_USER_CODE_FORMAT = {"numeric": True, "dashed": False, "length": 6}
 # they are strict; per IP address they are generous, so that a hospital behind one NAT address is
 # never locked out by a colleague: 3 codes × 3 tries an hour, at most 10 codes × 3 tries = 30 guesses
 # a day on one account; 5 failed logins per 5 minutes and 25 a day.
+# Accounts are protected by the per-account ("key") limits (SECURITY.md A10); the per-address ones only stop a
+# flood from one address, sized for a regional health network or a GHT gateway behind which hundreds of
+# establishments log in within the same minute on deadline day (SECURITY.md note 5, issue 14).
 ACCOUNT_RATE_LIMITS = {
-    "login": "300/m/ip",
-    "login_failed": "100/m/ip,5/5m/key,25/1d/key",
+    "login": "1000/m/ip",
+    "login_failed": "500/m/ip,5/5m/key,25/1d/key",
     "reset_password": "100/m/ip,3/h/key,10/d/key",
     "reset_password_from_key": "100/m/ip",
     "change_password": "5/m/user",

@@ -256,6 +256,21 @@ def test_colleagues_behind_the_same_address_are_not_locked_out(client, user):
     assertRedirects(log_in(Client(), colleague.email, DEFAULT_PASSWORD), reverse("contracts:home"))
 
 
+def test_a_regional_network_behind_one_address_logs_in_within_a_minute(settings):
+    """Deadline day behind a regional health network's gateway: 350 colleagues of many establishments log in
+    from one address within one minute, 120 of them after a typo, and every one gets in — the per-address
+    ceilings stop a flood, the per-account limits protect each account (SECURITY.md note 5)."""
+    users = UserFactory.create_batch(350)
+    gateway = {"REMOTE_ADDR": "192.0.2.10"}
+    with time_machine.travel(timezone.now(), tick=False):
+        for number, colleague in enumerate(users):
+            client = Client(**gateway)
+            if number < 120:
+                assertContains(log_in(client, colleague.email, "Pas-le-bon-2031!"), "incorrect")
+            assertRedirects(log_in(client, colleague.email, DEFAULT_PASSWORD), reverse("contracts:home"))
+    assert not AuditEvent.objects.filter(event_type=EventType.LOGIN_THROTTLED).exists()
+
+
 def test_renewal_by_code_still_works_while_login_is_throttled(client, user):
     fail(client, user.email, 6)
     request_code(client, user.email)
