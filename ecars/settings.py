@@ -181,12 +181,10 @@ ACCOUNT_PASSWORD_RESET_BY_CODE_TIMEOUT = 10 * 60
 ACCOUNT_PASSWORD_RESET_BY_CODE_MAX_ATTEMPTS = 3
 ALLAUTH_USER_CODE_FORMAT = {"numeric": True, "dashed": False, "length": 6}
 # Rate limits (SECURITY.md A9, A10), counted in the shared cache. Per account ("key": the address)
-# they are strict; per IP address they are generous, so that a hospital behind one NAT address is
-# never locked out by a colleague: 3 codes × 3 tries an hour, at most 10 codes × 3 tries = 30 guesses
-# a day on one account; 5 failed logins per 5 minutes and 25 a day.
-# Accounts are protected by the per-account ("key") limits (SECURITY.md A10); the per-address ones only stop a
-# flood from one address, sized for a regional health network or a GHT gateway behind which hundreds of
-# establishments log in within the same minute on deadline day (SECURITY.md note 5, issue 14).
+# they are strict: 3 codes × 3 tries an hour, at most 10 codes × 3 tries = 30 guesses a day on one account;
+# 5 failed logins per 5 minutes and 25 a day. Per IP address they only stop a flood, sized for a regional
+# health network or a GHT gateway behind which hundreds of establishments log in within the same minute on
+# deadline day (SECURITY.md note 5, issue 14): never a hospital locked out by its colleagues.
 ACCOUNT_RATE_LIMITS = {
     "login": "1000/m/ip",
     "login_failed": "500/m/ip,5/5m/key,25/1d/key",
