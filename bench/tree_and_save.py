@@ -9,7 +9,7 @@ BENCH_PER_ROUND calls of each measure, default 15), the median of the rounds' me
 - the indicator tree page of a 300-question self-evaluation, and its SQL query count;
 - saving a question (session, CSRF, lock, update, history, audit, redirect; the commit of the request's
   transaction included), the version the user saw known from the previous save as the page gives it;
-- the fill percentage of that contract (`evaluation.progress`, one aggregate over its values);
+- the fill percentage of that contract (`evaluation.progress.fill_percentage`, one aggregate over its values);
 
 and prints the ratios the budgets are written in. Nothing here is a test: no assertion, only
 figures to read (and to compare between commits).
@@ -114,7 +114,7 @@ def main():
         question_url = reverse("evaluation:question", args=[self_evaluation.public_id, "5.2.e"])
 
         from evaluation import progress
-        from evaluation.models import IndicatorValue, SelfEvaluation
+        from evaluation.models import IndicatorValue
 
         value = IndicatorValue.objects.get(self_evaluation=self_evaluation, indicator__code="5.2.e")
         saved = {"version": value.version, "answer": "0"}
@@ -130,8 +130,7 @@ def main():
             saved["version"] += 1
 
         def fill_percentage():
-            counts = progress.fill_counts(SelfEvaluation.objects.filter(pk=self_evaluation.pk))
-            return progress.fill_percent(counts, self_evaluation.pk)
+            return progress.fill_percentage(self_evaluation.pk)
 
         figures = interleaved(
             {

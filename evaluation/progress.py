@@ -5,6 +5,7 @@ campaign dashboard read (the tree, evaluation/tree.py, gives the same figures fo
 there is nothing to fill (DESIGN.md §4, `evaluation.tree.percent`).
 """
 
+from django.db import connection
 from django.db.models import Count, Q
 
 from evaluation.enums import FilledBy
@@ -27,6 +28,25 @@ def fill_counts(self_evaluations) -> dict[int, tuple[int, int]]:
         .order_by()
     )
     return {row["self_evaluation"]: (row["filled"], row["total"]) for row in rows}
+
+
+# `fill_counts` for one self-evaluation, as a statement prepared once per connection: the contract's fill
+# percentage in a few tenths of a millisecond, by the (self_evaluation, indicator) unique index (DESIGN.md §7's
+# ≤ 1 ms; building the ORM query costs more than running it). The same rule as COUNTED and FILLED.
+ONE_FILL_SQL = """
+    SELECT count(*) FILTER (WHERE value.not_applicable OR value.value <> ''), count(*)
+    FROM evaluation_indicatorvalue value
+    JOIN evaluation_node node ON node.id = value.indicator_id
+    WHERE value.self_evaluation_id = %s AND node.filled_by = %s AND node.required AND node.value_type <> ''
+"""
+
+
+def fill_percentage(self_evaluation_id: int) -> int:
+    """The « Pourcentage de remplissage » of one self-evaluation (the tree's figure, without the tree)."""
+    with connection.cursor() as cursor:
+        cursor.execute(ONE_FILL_SQL, [self_evaluation_id, FilledBy.ETABLISSEMENT])
+        filled, total = cursor.fetchone()
+    return percent(filled, total)
 
 
 def fill_percent(counts: dict[int, tuple[int, int]], self_evaluation_id: int) -> int:
