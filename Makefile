@@ -64,7 +64,7 @@ bench-campaign: venv system-packages check-postgres ## Measure the national oper
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/ecars_bench} $(PY) bench/open_campaign.py
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/ecars_bench} $(PY) bench/import_finess.py
 
-bench-deadline: venv system-packages check-postgres ## Load-test deadline day with Locust behind gunicorn (bench/deadline_day/run.py; 15 minutes)
+bench-deadline: venv system-packages check-postgres ## Load-test deadline day with Locust behind gunicorn, 3 interleaved rounds (bench/deadline_day/run.py; 30 minutes)
 	$(PY) bench/deadline_day/run.py
 
 migrate: venv-runtime ## Apply the database migrations (DATABASE_URL)

@@ -6,31 +6,70 @@
   address (X-Forwarded-For, as the reverse proxy would send it: the portal runs with TRUSTED_PROXY_COUNT=1).
 - `StormEstablishment`: logs in, then stays idle (the login storm).
 - `Floor`: the minimal view of bench/urls.py behind the same gunicorn, without pauses.
+- `Agent`: an agent of the ARS, the Assurance Maladie or the OMEDIT (the world's `agents`), AGENTS of them at most
+  (`fixed_count`, beside `Establishment` in the evaluators' run). Logs in with the password, then the TOTP code
+  computed from the authenticator's secret the world gives (a code is accepted once: an account waits for the next
+  period rather than send one twice), then loops: « Évaluations » (the list) → « Évaluer » of one of its
+  self-evaluations → one of the questions its body decides → « Enregistrer la décision » (the page's POST, with its
+  CSRF token and version) → « Évaluer » again, with the same pauses. Its requests are named « agent: … ».
+
+Every request is also counted in its group (establishments, agents, floor); the groups' figures (Locust's own
+percentiles) are written to the JSON file GROUPS when Locust stops, for run.py's summary.
 """
 
 import itertools
 import json
 import os
 import random
-import re
 import uuid
 
-from locust import HttpUser, between, constant, task
+from locust import HttpUser, between, constant, events, task
+from locust.stats import RequestStats
+
+from bench.deadline_day import pages
 
 
 with open(os.environ["ACCOUNTS"]) as _file:
     WORLD = json.load(_file)
 _next_account = itertools.count()
-_CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
-_VERSION = re.compile(r'name="version" value="(\d+)"')
+_next_agent = itertools.count()
 PAUSE = (float(os.environ.get("PAUSE_MIN", 2)), float(os.environ.get("PAUSE_MAX", 10)))
 # A PDF of about 1 Mo: the header, a comment of padding, the end mark.
 PDF = b"%PDF-1.4\n%" + b"e-CARS charge " * 74_898 + b"\n%%EOF\n"
 
 
-def _csrf(response) -> str:
-    found = _CSRF.search(response.text)
-    return found.group(1) if found else ""
+def _group(name: str) -> str:
+    if name.startswith("agent: "):
+        return "agents"
+    return "floor" if name.startswith("floor") else "establishments"
+
+
+_GROUPS = RequestStats()
+
+
+@events.request.add_listener
+def _count_in_group(request_type, name, response_time, response_length, exception=None, **kwargs):
+    _GROUPS.log_request("", _group(name), response_time, response_length or 0)
+    if exception:
+        _GROUPS.log_error("", _group(name), exception)
+
+
+@events.quitting.add_listener
+def _write_groups(environment, **kwargs):
+    path = os.environ.get("GROUPS")
+    if not path:
+        return
+    figures = {
+        name: {
+            "requests": entry.num_requests,
+            "failures": entry.num_failures,
+            "rps": entry.total_rps,
+            **{f"p{p}": entry.get_response_time_percentile(p / 100) for p in (50, 95, 99)},
+        }
+        for (name, _), entry in _GROUPS.entries.items()
+    }
+    with open(path, "w") as file:
+        json.dump(figures, file)
 
 
 class _Account(HttpUser):
@@ -46,7 +85,11 @@ class _Account(HttpUser):
         page = self.client.get(WORLD["login"], name="login page")
         with self.client.post(
             WORLD["login"],
-            {"login": self.account["email"], "password": WORLD["password"], "csrfmiddlewaretoken": _csrf(page)},
+            {
+                "login": self.account["email"],
+                "password": WORLD["password"],
+                "csrfmiddlewaretoken": pages.csrf(page.text),
+            },
             name="login",
             allow_redirects=False,
             catch_response=True,
@@ -73,16 +116,9 @@ class Establishment(_Account):
         url = f"{account['question_prefix']}{code}/"
         page = self.client.get(url, name=f"question {account['questions']}")
         self.wait()
-        version = _VERSION.search(page.text)
         with self.client.post(
             url,
-            {
-                "csrfmiddlewaretoken": _csrf(page),
-                "version": version.group(1) if version else "1",
-                "value": random.choice(["1", "0"]),
-                "not_applicable_reason": "",
-                "comment": f"Saisie {uuid.uuid4().hex[:8]}",
-            },
+            pages.answer(page.text),
             name="save",
             allow_redirects=False,
             catch_response=True,
@@ -94,7 +130,7 @@ class Establishment(_Account):
         if random.random() < 0.1:
             with self.client.post(
                 f"{url}documents/",
-                {"csrfmiddlewaretoken": _csrf(page), "jeton": str(uuid.uuid4())},
+                {"csrfmiddlewaretoken": pages.csrf(page.text), "jeton": str(uuid.uuid4())},
                 files={"documents": ("justificatif.pdf", PDF, "application/pdf")},
                 name="upload 1 Mo",
                 allow_redirects=False,
@@ -104,6 +140,62 @@ class Establishment(_Account):
                     response.failure(f"upload: {response.status_code}")
             self.wait()
         self.client.get(account["tree"], name=f"tree {account['questions']}")
+
+
+class Agent(HttpUser):
+    fixed_count = int(os.environ.get("AGENTS", 0))
+    wait_time = between(*PAUSE) if PAUSE[1] > 0 else constant(0)
+
+    def on_start(self):
+        number = next(_next_agent)
+        self.account = WORLD["agents"][number % len(WORLD["agents"])]
+        self.client.headers["X-Forwarded-For"] = f"10.250.{number // 256 % 256}.{number % 256}"
+        page = self.client.get(WORLD["login"], name="agent: login page")
+        with self.client.post(
+            WORLD["login"],
+            {
+                "login": self.account["email"],
+                "password": WORLD["password"],
+                "csrfmiddlewaretoken": pages.csrf(page.text),
+            },
+            name="agent: login",
+            allow_redirects=False,
+            catch_response=True,
+        ) as response:
+            if response.status_code != 302 or response.headers.get("Location") != WORLD["code"]:
+                response.failure(f"login: {response.status_code} {response.headers.get('Location')}")
+        page = self.client.get(WORLD["code"], name="agent: code page")
+        with self.client.post(
+            WORLD["code"],
+            {
+                "code": pages.totp_code(self.account["secret"], self.account["email"]),
+                "csrfmiddlewaretoken": pages.csrf(page.text),
+            },
+            name="agent: code",
+            allow_redirects=False,
+            catch_response=True,
+        ) as response:
+            if response.status_code != 302:
+                response.failure(f"code: {response.status_code}")
+
+    @task
+    def decide(self):
+        evaluation = random.choice(self.account["evaluations"])
+        size = evaluation["questions"]
+        self.client.get(WORLD["evaluations"], name="agent: list")
+        self.wait()
+        self.client.get(evaluation["evaluate"], name=f"agent: evaluate {size}")
+        self.wait()
+        url = random.choice(evaluation["values"])
+        page = self.client.get(url, name=f"agent: question {size}")
+        self.wait()
+        with self.client.post(
+            url, pages.decision(page.text), name="agent: decide", allow_redirects=False, catch_response=True
+        ) as response:
+            if not pages.decision_recorded(response.status_code, response.headers.get("Location", ""), url):
+                response.failure(f"decide: {response.status_code} {response.headers.get('Location')}")
+        self.wait()
+        self.client.get(evaluation["evaluate"], name=f"agent: evaluate {size}")
 
 
 class StormEstablishment(_Account):
