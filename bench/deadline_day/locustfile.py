@@ -72,6 +72,22 @@ def _write_groups(environment, **kwargs):
         json.dump(figures, file)
 
 
+def log_in(client, email: str, *, name: str, then: str | None = None):
+    """The login page then its form, counted under `name` (« <name> page », « <name> »): a failure unless the portal
+    redirects (to `then`, if given: the agents' TOTP code page)."""
+    page = client.get(WORLD["login"], name=f"{name} page")
+    with client.post(
+        WORLD["login"],
+        {"login": email, "password": WORLD["password"], "csrfmiddlewaretoken": pages.csrf(page.text)},
+        name=name,
+        allow_redirects=False,
+        catch_response=True,
+    ) as response:
+        location = response.headers.get("Location")
+        if response.status_code != 302 or (then is not None and location != then):
+            response.failure(f"login: {response.status_code} {location}")
+
+
 class _Account(HttpUser):
     abstract = True
 
@@ -82,20 +98,7 @@ class _Account(HttpUser):
         self.log_in()
 
     def log_in(self):
-        page = self.client.get(WORLD["login"], name="login page")
-        with self.client.post(
-            WORLD["login"],
-            {
-                "login": self.account["email"],
-                "password": WORLD["password"],
-                "csrfmiddlewaretoken": pages.csrf(page.text),
-            },
-            name="login",
-            allow_redirects=False,
-            catch_response=True,
-        ) as response:
-            if response.status_code != 302:
-                response.failure(f"login: {response.status_code}")
+        log_in(self.client, self.account["email"], name="login")
 
 
 class Establishment(_Account):
@@ -150,20 +153,7 @@ class Agent(HttpUser):
         number = next(_next_agent)
         self.account = WORLD["agents"][number % len(WORLD["agents"])]
         self.client.headers["X-Forwarded-For"] = f"10.250.{number // 256 % 256}.{number % 256}"
-        page = self.client.get(WORLD["login"], name="agent: login page")
-        with self.client.post(
-            WORLD["login"],
-            {
-                "login": self.account["email"],
-                "password": WORLD["password"],
-                "csrfmiddlewaretoken": pages.csrf(page.text),
-            },
-            name="agent: login",
-            allow_redirects=False,
-            catch_response=True,
-        ) as response:
-            if response.status_code != 302 or response.headers.get("Location") != WORLD["code"]:
-                response.failure(f"login: {response.status_code} {response.headers.get('Location')}")
+        log_in(self.client, self.account["email"], name="agent: login", then=WORLD["code"])
         page = self.client.get(WORLD["code"], name="agent: code page")
         with self.client.post(
             WORLD["code"],
