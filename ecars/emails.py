@@ -128,13 +128,37 @@ def send_templated_email(
     `sensitive`: the message carries a secret; it is queued sealed.
     `attachments`: (filename, content, mimetype) triples, e.g. ("attestation.pdf", pdf_bytes, "application/pdf").
     """
+    subject, body, html_body = render_templated_email(template_prefix, context)
+    _enqueue_on_commit(
+        subject=subject, body=body, html_body=html_body, to=to, sensitive=sensitive, attachments=attachments
+    )
+
+
+def render_templated_email(template_prefix: str, context: dict) -> tuple[str, str, str]:
+    """The subject, text body and HTML body of `template_prefix` rendered with `context`."""
     context = {"SITE_URL": settings.SITE_URL, **context}
     subject = " ".join(render_to_string(f"{template_prefix}_subject.txt", context).split())
     body = render_to_string(f"{template_prefix}_body.txt", context)
     html_body = render_to_string(f"{template_prefix}_body.html", context)
-    _enqueue_on_commit(
-        subject=subject, body=body, html_body=html_body, to=to, sensitive=sensitive, attachments=attachments
-    )
+    return subject, body, html_body
+
+
+def queue_rendered_emails(messages: list[tuple[str, str, str, list[str]]]) -> None:
+    """Send many messages without secret nor attachment, already rendered ((subject, body, HTML body, to)), as
+    `send_templated_email` does (after the commit, each address its own message), their tasks queued together in
+    one transaction: a batch of a campaign's e-mails costs one commit, not one each."""
+    tasks = [
+        (subject, body, html_body, address) for subject, body, html_body, to in messages for address in _distinct(to)
+    ]
+    if not tasks:
+        return
+
+    def enqueue():
+        with transaction.atomic():
+            for subject, body, html_body, address in tasks:
+                send_email.enqueue(subject=subject, body=body, html_body=html_body, to=[address], sealed=False)
+
+    transaction.on_commit(enqueue)
 
 
 def queue_message(message: EmailMultiAlternatives, *, sensitive: bool = False) -> None:

@@ -9,25 +9,30 @@ and self-evaluation, so that nobody is told twice.
 National scale is about 3,000 contracts and 450,000 values. Contracts are handled in batches of BATCH, each in its
 own transaction (the campaign row locked, so that two runs queue up), and a batch re-reads which contracts still
 lack a self-evaluation: a run that stops resumes where it stopped, and a second run creates and sends nothing.
-On PostgreSQL the values are written with `COPY` (bench/open_campaign.py measures it against a plain COPY of the
-same rows); elsewhere (the SQLite demo) with `bulk_create`.
+On PostgreSQL a batch's values are built and written by one `INSERT … SELECT` (the batch's self-evaluations × the
+referential's questions × the contract's ET, joined with last year's answers): no row travels through Python
+(bench/open_campaign.py measures it against a plain COPY of the same rows); elsewhere (the SQLite demo) they are
+built in Python and written with `bulk_create`. The e-mails are rendered once per self-evaluation (the same text
+for each member) and each batch's are queued together, in one transaction, once the batch has committed.
 """
 
 import datetime
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
 from audit.enums import EventType
 from audit.services import record_event
 from contracts.enums import ContractStatus
-from contracts.models import Contract, Membership
-from ecars.emails import send_templated_email
+from contracts.models import Contract, Etablissement, Membership
+from ecars.emails import queue_rendered_emails, render_templated_email
 from evaluation.enums import AnswerLevel, NoticeKind
 from evaluation.enums import SelfEvaluationState as State
 from evaluation.models import Campaign, IndicatorValue, Node, Notice, SelfEvaluation, Transition
@@ -71,21 +76,36 @@ class _Questions:
     """The indicators of the campaign's referential for each region (national ones and the region's own)."""
 
     def __init__(self, campaign: Campaign):
-        self.by_region: dict[int | None, list[tuple]] = defaultdict(list)
-        rows = (
+        rows = list(
             Node.objects.indicators()
             .filter(referential_id=campaign.referential_id)
             .order_by("position", "pk")
             .values_list("pk", "region_id", "answer_level", "default_target", "code")
         )
-        for pk, region_id, level, target, code in rows:
+        # National questions first, then the regions' own: the order of a contract's values.
+        self.all = [row for row in rows if row[1] is None] + [row for row in rows if row[1] is not None]
+        self.by_region: dict[int | None, list[tuple]] = defaultdict(list)
+        for pk, region_id, level, target, code in self.all:
             self.by_region[region_id].append((pk, level, target, code))
+        self._levels: dict[int, tuple[int, int]] = {}
 
     def of_region(self, region_id: int) -> list[tuple]:
         return self.by_region[None] + self.by_region.get(region_id, [])
 
+    def levels(self, region_id: int) -> tuple[int, int]:
+        """How many questions of the region are asked for the EJ, and how many for each ET."""
+        if region_id not in self._levels:
+            per_et = sum(level == AnswerLevel.ET for _, level, _, _ in self.of_region(region_id))
+            self._levels[region_id] = (len(self.of_region(region_id)) - per_et, per_et)
+        return self._levels[region_id]
+
     def asks_each_etablissement(self, region_id: int) -> bool:
-        return any(level == AnswerLevel.ET for _, level, _, _ in self.of_region(region_id))
+        return self.levels(region_id)[1] > 0
+
+    def values_for(self, region_id: int, etablissements: int) -> int:
+        """How many values a contract of the region covering `etablissements` ET gets."""
+        per_ej, per_et = self.levels(region_id)
+        return per_ej + per_et * etablissements
 
 
 def candidates(campaign: Campaign):
@@ -127,10 +147,7 @@ def plan(campaign: Campaign, *, today: datetime.date) -> Plan:
             skipped.append((contract, reason))
             continue
         to_create.append(contract)
-        values += sum(
-            len(covered[contract.pk]) if level == AnswerLevel.ET else 1
-            for _, level, _, _ in questions.of_region(contract.ej.region_id)
-        )
+        values += questions.values_for(contract.ej.region_id, len(covered[contract.pk]))
     to_open = []
     if campaign.self_assessment_start <= today <= campaign.self_assessment_deadline:
         to_open = list(
@@ -214,28 +231,21 @@ def _create_batch(campaign: Campaign, contract_ids: list[int], *, questions: _Qu
     contracts = list(
         Contract.objects.filter(pk__in=contract_ids)
         .exclude(self_evaluations__campaign=campaign)
-        .select_related("ej")
         .order_by("pk")
+        .values_list("pk", "ej__region_id")
     )
     if not contracts:
         return
     opens = campaign.self_assessment_start <= today <= campaign.self_assessment_deadline
     state = State.AUTO_EVALUATION if opens else State.PRE_CAMPAGNE
     created = SelfEvaluation.objects.bulk_create(
-        [SelfEvaluation(contract=contract, campaign=campaign, state=state) for contract in contracts]
+        [SelfEvaluation(contract_id=contract_id, campaign=campaign, state=state) for contract_id, _ in contracts]
     )
-    covered = _etablissements_of([contract.pk for contract in contracts])
-    previous = _previous_answers(campaign, [contract.pk for contract in contracts])
-    now = timezone.now()
-    rows = []
-    for contract, self_evaluation in zip(contracts, created, strict=True):
-        earlier = previous.get(contract.pk, {})
-        for indicator_id, level, target, code in questions.of_region(contract.ej.region_id):
-            for etablissement_id in covered[contract.pk] if level == AnswerLevel.ET else [None]:
-                previous_id = earlier.get((code, etablissement_id))
-                result.linked += previous_id is not None
-                rows.append((self_evaluation.pk, indicator_id, etablissement_id, target, previous_id))
-    _write_values(rows, now)
+    batch = [
+        NewSelfEvaluation(self_evaluation.pk, contract_id, region_id)
+        for self_evaluation, (contract_id, region_id) in zip(created, contracts, strict=True)
+    ]
+    values, linked = _write_values(campaign, batch, questions, timezone.now())
     if opens:
         Transition.objects.bulk_create(
             Transition(
@@ -247,7 +257,8 @@ def _create_batch(campaign: Campaign, contract_ids: list[int], *, questions: _Qu
             for self_evaluation in created
         )
     result.created += len(created)
-    result.values += len(rows)
+    result.values += values
+    result.linked += linked
 
 
 def _open_batch(campaign: Campaign, self_evaluation_ids: list[int], *, result: Result):
@@ -269,7 +280,8 @@ def _open_batch(campaign: Campaign, self_evaluation_ids: list[int], *, result: R
 
 def _previous_answers(campaign: Campaign, contract_ids: list[int]) -> dict[int, dict[tuple, int]]:
     """{contract pk: {(indicator code, ET pk or None): the value's pk}} in each contract's previous campaign (the
-    latest year before this one, as evaluation.earlier reads it)."""
+    latest year before this one, as evaluation.earlier reads it), to the questions of that campaign's referential
+    (where a code names one question)."""
     latest: dict[int, int] = {}
     earlier = (
         SelfEvaluation.objects.filter(contract_id__in=contract_ids, campaign__year__lt=campaign.year)
@@ -280,9 +292,9 @@ def _previous_answers(campaign: Campaign, contract_ids: list[int]) -> dict[int, 
         latest.setdefault(contract_id, pk)
     contract_of = {pk: contract_id for contract_id, pk in latest.items()}
     answers: dict[int, dict[tuple, int]] = defaultdict(dict)
-    rows = IndicatorValue.objects.filter(self_evaluation_id__in=contract_of).values_list(
-        "pk", "self_evaluation_id", "indicator__code", "etablissement_id"
-    )
+    rows = IndicatorValue.objects.filter(
+        self_evaluation_id__in=contract_of, indicator__referential_id=F("self_evaluation__campaign__referential_id")
+    ).values_list("pk", "self_evaluation_id", "indicator__code", "etablissement_id")
     for pk, self_evaluation_id, code, etablissement_id in rows:
         answers[contract_of[self_evaluation_id]][(code, etablissement_id)] = pk
     return answers
@@ -303,36 +315,131 @@ VALUE_COLUMNS = (
 )
 
 
-def _write_values(rows: list[tuple], now: datetime.datetime) -> None:
-    """Insert the empty values `rows` ((self-evaluation, indicator, ET, target, previous) pks and texts)."""
+class NewSelfEvaluation(NamedTuple):
+    """A self-evaluation a batch has just created, waiting for its values."""
+
+    pk: int
+    contract_id: int
+    region_id: int
+
+
+def _write_values(
+    campaign: Campaign, batch: list[NewSelfEvaluation], questions: _Questions, now: datetime.datetime
+) -> tuple[int, int]:
+    """Write the empty values of the self-evaluations `batch` (one per question of the contract's region, for the
+    EJ or for each ET of the contract), each linked to last year's answer; returns (values written, values
+    linked)."""
     if connection.vendor == "postgresql":
-        table = IndicatorValue._meta.db_table
-        with (
-            connection.cursor() as cursor,
-            cursor.copy(f"COPY {table} ({', '.join(VALUE_COLUMNS)}) FROM STDIN") as copy,
-        ):
-            for row in rows:
-                copy.write_row((*row, "", False, "", "", 1, now))
-        return
-    IndicatorValue.objects.bulk_create(
-        (
-            IndicatorValue(
-                self_evaluation_id=self_evaluation_id,
-                indicator_id=indicator_id,
-                etablissement_id=etablissement_id,
-                target=target,
-                previous_id=previous_id,
-            )
-            for self_evaluation_id, indicator_id, etablissement_id, target, previous_id in rows
+        return _insert_values(campaign, batch, questions, now)
+    return _create_values(campaign, batch, questions, now)
+
+
+def _create_values(
+    campaign: Campaign, batch: list[NewSelfEvaluation], questions: _Questions, now: datetime.datetime
+) -> tuple[int, int]:
+    """`_write_values` elsewhere (the SQLite demo): the rows built in Python, written with `bulk_create`."""
+    covered = _etablissements_of([new.contract_id for new in batch])
+    previous = _previous_answers(campaign, [new.contract_id for new in batch])
+    values = []
+    for new in batch:
+        earlier = previous.get(new.contract_id, {})
+        for indicator_id, level, target, code in questions.of_region(new.region_id):
+            for etablissement_id in covered[new.contract_id] if level == AnswerLevel.ET else [None]:
+                values.append(
+                    IndicatorValue(
+                        self_evaluation_id=new.pk,
+                        indicator_id=indicator_id,
+                        etablissement_id=etablissement_id,
+                        target=target,
+                        previous_id=earlier.get((code, etablissement_id)),
+                    )
+                )
+    IndicatorValue.objects.bulk_create(values, batch_size=2000)
+    return len(values), sum(value.previous_id is not None for value in values)
+
+
+def _insert_values(
+    campaign: Campaign, batch: list[NewSelfEvaluation], questions: _Questions, now: datetime.datetime
+) -> tuple[int, int]:
+    """`_write_values` on PostgreSQL, in one statement: the rows `_create_values` builds (the questions as
+    `_Questions` reads them, the ET the contract covers, the previous campaign as `_previous_answers` picks it,
+    matched on the question's code and the same ET or both none), in the same order, none through Python."""
+    asked = questions.all
+    through = Contract.etablissements.through
+    sql = f"""
+        WITH question (indicator_id, region_id, per_etablissement, target, code, rank) AS (
+            SELECT * FROM unnest(
+                %(indicators)s::bigint[], %(regions)s::bigint[], %(per_et)s::boolean[], %(targets)s::text[],
+                %(codes)s::text[]
+            ) WITH ORDINALITY
         ),
-        batch_size=2000,
-    )
+        new (self_evaluation_id, contract_id, region_id) AS (
+            SELECT * FROM unnest(
+                %(self_evaluations)s::bigint[], %(contracts)s::bigint[], %(contract_regions)s::bigint[]
+            )
+        ),
+        covered AS (
+            SELECT link.contract_id, link.etablissement_id, etablissement.finess
+            FROM {through._meta.db_table} link
+            JOIN {Etablissement._meta.db_table} etablissement ON etablissement.id = link.etablissement_id
+            WHERE link.contract_id = ANY(%(contracts)s::bigint[])
+        ),
+        earlier AS (
+            SELECT DISTINCT ON (before.contract_id) before.contract_id, before.id, campaign.referential_id
+            FROM {SelfEvaluation._meta.db_table} before
+            JOIN {Campaign._meta.db_table} campaign ON campaign.id = before.campaign_id
+            WHERE before.contract_id = ANY(%(contracts)s::bigint[]) AND campaign.year < %(year)s
+            ORDER BY before.contract_id, campaign.year DESC, campaign.self_assessment_start DESC, before.id DESC
+        ),
+        answer AS (
+            SELECT earlier.contract_id, node.code, value.etablissement_id, value.id
+            FROM earlier
+            JOIN {IndicatorValue._meta.db_table} value ON value.self_evaluation_id = earlier.id
+            JOIN {Node._meta.db_table} node
+                ON node.id = value.indicator_id AND node.referential_id = earlier.referential_id
+        ),
+        written AS (
+            INSERT INTO {IndicatorValue._meta.db_table} ({", ".join(VALUE_COLUMNS)})
+            SELECT new.self_evaluation_id, question.indicator_id, covered.etablissement_id, question.target,
+                answer.id, '', false, '', '', 1, %(now)s
+            FROM new
+            JOIN question ON question.region_id IS NULL OR question.region_id = new.region_id
+            LEFT JOIN covered ON question.per_etablissement AND covered.contract_id = new.contract_id
+            LEFT JOIN answer ON answer.contract_id = new.contract_id AND answer.code = question.code
+                AND answer.etablissement_id IS NOT DISTINCT FROM covered.etablissement_id
+            WHERE NOT question.per_etablissement OR covered.etablissement_id IS NOT NULL
+            ORDER BY new.self_evaluation_id, question.rank, covered.finess
+            RETURNING previous_id
+        )
+        SELECT count(*), count(previous_id) FROM written
+    """  # noqa: S608 - table names from the models, values as parameters
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            {
+                "indicators": [pk for pk, _, _, _, _ in asked],
+                "regions": [region_id for _, region_id, _, _, _ in asked],
+                "per_et": [level == AnswerLevel.ET for _, _, level, _, _ in asked],
+                "targets": [target for _, _, _, target, _ in asked],
+                "codes": [code for _, _, _, _, code in asked],
+                "self_evaluations": [new.pk for new in batch],
+                "contracts": [new.contract_id for new in batch],
+                "contract_regions": [new.region_id for new in batch],
+                "year": campaign.year,
+                "now": now,
+            },
+        )
+        values, linked = cursor.fetchone()
+    return values, linked
 
 
 def tell_members(campaign: Campaign) -> int:
     """« Un mail sera envoyé aux ES pour information »: every active member of the EJ of each self-evaluation of
     the campaign in « Auto-Evaluation » who was not told yet gets the opening e-mail (a `Notice`), with the deadline
-    and a link to the contract. Returns how many were queued. Idempotent."""
+    and a link to the contract. Returns how many were queued. Idempotent.
+
+    The e-mail says nothing of its recipient: it is rendered once per self-evaluation, and each batch's e-mails are
+    queued together once the batch (its notices) has committed."""
     open_ones = SelfEvaluation.objects.filter(campaign=campaign, state=State.AUTO_EVALUATION)
     told = set(
         Notice.objects.filter(self_evaluation__in=open_ones, kind=NoticeKind.OUVERTURE).values_list(
@@ -340,15 +447,17 @@ def tell_members(campaign: Campaign) -> int:
         )
     )
     members = defaultdict(list)
-    for membership in (
+    for ej_id, user_id, email in (
         Membership.objects.filter(ej__contracts__self_evaluations__in=open_ones, user__is_active=True)
-        .select_related("user")
         .order_by("user__email")
+        .values_list("ej_id", "user_id", "user__email")
         .distinct()
     ):
-        members[membership.ej_id].append(membership.user)
+        members[ej_id].append((user_id, email))
     queued = 0
-    self_evaluations = list(open_ones.select_related("contract__ej", "campaign").order_by("pk"))
+    self_evaluations = list(open_ones.select_related("contract__ej").order_by("pk"))
+    for self_evaluation in self_evaluations:
+        self_evaluation.campaign = campaign
     for start in range(0, len(self_evaluations), BATCH):
         with transaction.atomic():
             Campaign.objects.select_for_update().get(pk=campaign.pk)
@@ -359,23 +468,30 @@ def tell_members(campaign: Campaign) -> int:
                     "self_evaluation_id", "recipient_id"
                 )
             )
-            notices = []
+            notices, messages = [], []
             for self_evaluation in batch:
-                for user in members[self_evaluation.contract.ej_id]:
-                    if (self_evaluation.pk, user.pk) in told:
-                        continue
-                    notices.append(
-                        Notice(
-                            self_evaluation=self_evaluation,
-                            kind=NoticeKind.OUVERTURE,
-                            recipient=user,
-                            deadline=self_evaluation.deadline,
-                        )
+                recipients = [
+                    (user_id, email)
+                    for user_id, email in members[self_evaluation.contract.ej_id]
+                    if (self_evaluation.pk, user_id) not in told
+                ]
+                if not recipients:
+                    continue
+                notices += [
+                    Notice(
+                        self_evaluation=self_evaluation,
+                        kind=NoticeKind.OUVERTURE,
+                        recipient_id=user_id,
+                        deadline=self_evaluation.deadline,
                     )
-                    send_templated_email(
-                        "evaluation/email/campaign_opened", to=[user.email], context=_context(self_evaluation)
-                    )
+                    for user_id, _ in recipients
+                ]
+                subject, body, html_body = render_templated_email(
+                    "evaluation/email/campaign_opened", _context(self_evaluation)
+                )
+                messages.append((subject, body, html_body, [email for _, email in recipients]))
             Notice.objects.bulk_create(notices)
+            queue_rendered_emails(messages)
             if notices:
                 record_event(
                     EventType.NOTICES_QUEUED,

@@ -9,6 +9,9 @@ import pytest
 from django.conf import settings
 from django.core import mail
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django_tasks_db.models import DBTaskResult
 
 from audit.enums import EventType
 from audit.models import AuditEvent
@@ -24,6 +27,7 @@ from tests.contracts.factories import (
     EtablissementFactory,
     MembershipFactory,
     RegionFactory,
+    _luhn_key,
 )
 from tests.evaluation.factories import CampaignFactory, IndicatorValueFactory, NodeFactory, ReferentialFactory
 
@@ -254,11 +258,11 @@ def test_an_interrupted_run_resumes_where_it_stopped(world, monkeypatch, django_
     write_values = campaigns._write_values
     batches = []
 
-    def disk_full_at_the_second_batch(rows, now):
-        batches.append(rows)
+    def disk_full_at_the_second_batch(campaign, batch, *args):
+        batches.append(batch)
         if len(batches) == 2:
             raise OSError(28, "No space left on device")
-        write_values(rows, now)
+        return write_values(campaign, batch, *args)
 
     monkeypatch.setattr(campaigns, "_write_values", disk_full_at_the_second_batch)
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(CommandError) as failure:
@@ -293,3 +297,154 @@ def test_after_the_deadline_nothing_is_opened(world, django_capture_on_commit_ca
 def test_a_bad_date_is_refused(world):
     with pytest.raises(CommandError, match="Date « 31/02/2026 » invalide"):
         call_command("open_campaign", "caqes-2025", "--date", "31/02/2026", stdout=io.StringIO())
+
+
+class Years:
+    """One contract (an EJ of two ET, one member) answered in 2023 and 2024 on another referential than 2025's, whose
+    questions have the same codes: 1.1 for the EJ, 1.3 for each ET, 1.4 the region's own, 1.6 asked for the EJ
+    in 2024 and for each ET in 2025; 1.2 is new in 2025."""
+
+    def __init__(self):
+        self.region = RegionFactory()
+        caqes = ContractTypeFactory()
+        this_year, before = ReferentialFactory(contract_type=caqes), ReferentialFactory(contract_type=caqes)
+
+        def questions(referential, *, new):
+            objective = NodeFactory(referential=referential, code="1", position=1)
+            asked = {
+                "1.1": NodeFactory(referential=referential, parent=objective, code="1.1", position=2, oui_non=True),
+                "1.3": NodeFactory(
+                    referential=referential, parent=objective, code="1.3", position=4, nombre=True, answer_level="et"
+                ),
+                "1.4": NodeFactory(
+                    referential=referential, parent=objective, code="1.4", position=5, texte=True, region=self.region
+                ),
+                "1.6": NodeFactory(
+                    referential=referential,
+                    parent=objective,
+                    code="1.6",
+                    position=7,
+                    nombre=True,
+                    answer_level="et" if new else "ej",
+                ),
+            }
+            if new:
+                asked["1.2"] = NodeFactory(
+                    referential=referential, parent=objective, code="1.2", position=3, taux=True
+                )
+            return asked
+
+        self.questions = questions(this_year, new=True)
+        earlier_questions = questions(before, new=False)
+        self.ej = EntiteJuridiqueFactory(region=self.region)
+        # Their FINESS in the reverse order of their creation: the ET's values follow the FINESS.
+        created_first = EtablissementFactory(ej=self.ej)
+        digits = "12" + created_first.finess[2:8]
+        self.ets = [created_first, EtablissementFactory(ej=self.ej, finess=digits + _luhn_key(digits))]
+        self.contract = ContractFactory(ej=self.ej, contract_type=caqes)
+        self.contract.etablissements.set(self.ets)
+        MembershipFactory(ej=self.ej)
+        self.campaign = CampaignFactory(
+            contract_type=caqes,
+            referential=this_year,
+            year=2025,
+            self_assessment_start=START,
+            self_assessment_deadline=DEADLINE,
+            regions=[self.region],
+        )
+        self.answers = {}
+        for year in (2023, 2024):
+            campaign = CampaignFactory(
+                contract_type=caqes,
+                referential=before,
+                year=year,
+                self_assessment_start=datetime.date(year + 1, 3, 1),
+                self_assessment_deadline=datetime.date(year + 1, 4, 30),
+                regions=[self.region],
+            )
+            self_evaluation = SelfEvaluation.objects.create(
+                contract=self.contract,
+                campaign=campaign,
+                state=SelfEvaluationState.CLOTUREE,
+                closed_at=datetime.datetime(year + 1, 4, 20, tzinfo=datetime.UTC),
+            )
+            for code in ("1.1", "1.4", "1.6"):
+                self.answers[year, code, None] = IndicatorValueFactory(
+                    self_evaluation=self_evaluation, indicator=earlier_questions[code], value=str(year)
+                )
+            for etablissement in self.ets:
+                self.answers[year, "1.3", etablissement.pk] = IndicatorValueFactory(
+                    self_evaluation=self_evaluation,
+                    indicator=earlier_questions["1.3"],
+                    etablissement=etablissement,
+                    value=str(year),
+                )
+
+
+@pytest.mark.parametrize("writer", ["sql", "python"])
+def test_each_value_is_linked_to_the_same_question_last_year(writer, monkeypatch):
+    """The same code, for the EJ or for the same ET, in the contract's latest earlier campaign, whatever its
+    referential; a new question, or one asked per ET this year and for the EJ last year, has no previous answer.
+    The SQL statement of PostgreSQL and the Python of the SQLite demo write the same rows, in the same order."""
+    if writer == "python":
+        monkeypatch.setattr(campaigns, "_insert_values", campaigns._create_values)
+    years = Years()
+    result = campaigns.open_campaign(years.campaign, today=START)
+    values = list(IndicatorValue.objects.filter(self_evaluation__campaign=years.campaign).order_by("pk"))
+    first, second = sorted(years.ets, key=lambda etablissement: etablissement.finess)
+    # National questions in the referential's order (each ET by FINESS), then the region's own.
+    assert [(value.indicator.code, value.etablissement_id) for value in values] == [
+        ("1.1", None),
+        ("1.2", None),
+        ("1.3", first.pk),
+        ("1.3", second.pk),
+        ("1.6", first.pk),
+        ("1.6", second.pk),
+        ("1.4", None),
+    ]
+    assert [value.previous for value in values] == [
+        years.answers[2024, "1.1", None],
+        None,
+        years.answers[2024, "1.3", first.pk],
+        years.answers[2024, "1.3", second.pk],
+        None,
+        None,
+        years.answers[2024, "1.4", None],
+    ]
+    assert (result.values, result.linked) == (7, 4)
+    assert [value.target for value in values][:2] == ["1", "80"]
+    assert all(value.value == "" and value.version == 1 and value.updated_at for value in values)
+
+
+def test_a_batch_costs_the_same_queries_whatever_its_size():
+    """Set-wise: the values, the links, the notices and the e-mails of a batch cost a fixed number of queries,
+    whatever the number of contracts, questions and members."""
+
+    def opened(contracts):
+        years = Years()
+        for _ in range(contracts - 1):
+            other = ContractFactory(
+                ej=EntiteJuridiqueFactory(region=years.region), contract_type=years.contract.contract_type
+            )
+            other.etablissements.set([EtablissementFactory(ej=other.ej)])
+            MembershipFactory(ej=other.ej)
+            MembershipFactory(ej=other.ej)
+        with CaptureQueriesContext(connection) as queries:
+            result = campaigns.open_campaign(years.campaign, today=START)
+        assert result.created == contracts
+        return len(queries)
+
+    assert opened(1) == opened(4)
+
+
+def test_each_member_gets_the_same_message_on_their_own(world, django_capture_on_commit_callbacks, settings):
+    """The opening e-mail says nothing of its recipient: rendered once for the self-evaluation, queued for each
+    member in a task of their own (here through the database backend of production)."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    with django_capture_on_commit_callbacks(execute=True):
+        run("caqes-2025")
+    tasks = DBTaskResult.objects.filter(task_path="ecars.emails.send_email")
+    messages = [task.args_kwargs["kwargs"] for task in tasks]
+    assert sorted(message["to"] for message in messages) == [["directeur@ch-rodez.fr"], ["qualite@ch-rodez.fr"]]
+    assert len({(message["subject"], message["body"], message["html_body"]) for message in messages}) == 1
+    assert "CAQES RODEZ" in messages[0]["body"]
