@@ -116,6 +116,24 @@ def test_production_database_connections_are_persistent_and_health_checked():
     assert result.stdout.split() == ["600", "True"]
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's prepared statements")
+def test_a_statement_run_twice_in_a_connection_is_prepared_unless_a_pooler_forbids_it():
+    """Every page runs the same few queries: from its second run a statement is prepared, so that PostgreSQL
+    neither parses nor plans it again; behind a pooler in transaction mode (DB_SERVER_SIDE_BINDING=false) nothing
+    is."""
+    query = "from django.db import connection; from contracts.models import Region; "
+    query += "[list(Region.objects.filter(code='76')) for _ in range(3)]; c = connection.cursor(); "
+    query += "c.execute(\"SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%%contracts_region%%'\"); "
+    query += "print(c.fetchone()[0])"
+    database = f"postgres://postgres@127.0.0.1:5432/{connection.settings_dict['NAME']}"
+    prepared = run_manage("shell", "--no-imports", "-c", query, SECRET_KEY="x", DATABASE_URL=database)
+    assert prepared.stdout.split() == ["1"], prepared.stderr
+    pooled = run_manage(
+        "shell", "--no-imports", "-c", query, SECRET_KEY="x", DATABASE_URL=database, DB_SERVER_SIDE_BINDING="false"
+    )
+    assert pooled.stdout.split() == ["0"], pooled.stderr
+
+
 @pytest.mark.parametrize(
     "url,backend",
     [
