@@ -183,11 +183,17 @@ def with_progress(queryset, body: str | None):
     )
 
 
-def decisions_by_value(self_evaluation: SelfEvaluation) -> dict[int, list[Decision]]:
-    """The bodies' decisions on `self_evaluation`, by value id, in the bodies' order. One query."""
+def decisions_by_value(self_evaluation: SelfEvaluation, *, value=None) -> dict[int, list[Decision]]:
+    """The bodies' decisions on `self_evaluation` (only on its question `value` if given: a question's page reads
+    its own, not the whole contract's), by value id, in the bodies' order. One query."""
     order = {body: position for position, body in enumerate(EvaluatingBody.values)}
     by_value: dict[int, list[Decision]] = {}
-    for decision in Decision.objects.filter(value__self_evaluation=self_evaluation).select_related("decided_by"):
+    decided = (
+        Decision.objects.filter(value=value)
+        if value is not None
+        else Decision.objects.filter(value__self_evaluation=self_evaluation)
+    )
+    for decision in decided.select_related("decided_by"):
         by_value.setdefault(decision.value_id, []).append(decision)
     for decisions in by_value.values():
         decisions.sort(key=lambda decision: order[decision.body])

@@ -1,5 +1,6 @@
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.functional import cached_property
 
 from contracts.models import Membership
 from evaluation import values
@@ -96,6 +97,16 @@ class AssignmentForm(forms.Form):
         self.fields["assignee"].label_from_instance = lambda membership: (
             f"{membership.user} ({membership.get_role_display()})"
         )
+
+    @cached_property
+    def assignee_options(self) -> list[tuple[str, str, bool]]:
+        """« Confier à »'s options (value, label, selected), read once: the field's choices would be counted, then
+        read, by the template's loop."""
+        field = self.fields["assignee"]
+        chosen = str(self["assignee"].value() or "")
+        options = [("", field.empty_label)]
+        options += [(str(membership.pk), field.label_from_instance(membership)) for membership in field.queryset]
+        return [(value, label, value == chosen) for value, label in options]
 
     def clean_assignee(self):
         membership = self.cleaned_data["assignee"]

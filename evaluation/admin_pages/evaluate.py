@@ -11,12 +11,15 @@ Every agent of the region who may view « Évaluations » reads the pages; the f
 self-evaluation of another region is a 404, through the region-scoped queryset of EvaluationAdmin.
 """
 
+from html import escape
+
 from django import forms
 from django.contrib import messages
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_http_methods
 
 from documents.antivirus import scanning_enabled
@@ -81,7 +84,7 @@ class BodyAnswerForm(AnswerForm):
 
 def _rows(self_evaluation, body):
     """The tree flattened for the overview, each question with the agent's body's decision."""
-    tree = build_tree(self_evaluation)
+    tree = build_tree(self_evaluation, light=True)
     by_value = decisions.decisions_by_value(self_evaluation)
     rows = []
     for kind, item in tree.rows():
@@ -98,6 +101,58 @@ def _rows(self_evaluation, body):
     return tree, rows
 
 
+YOUR_BODY_HEADER = '<th scope="col">Votre instance</th>'
+FILLED_BY_ME = ' <span class="help">(renseignée par votre instance)</span>'
+
+
+def _overview_html(rows, *, questions_url: str, with_body: bool) -> SafeString:
+    """The overview's sections, one per objective, each with the table of its questions, built in Python: through
+    the template, a 150-question contract's rows cost most of the page. The markup is the one the template would
+    produce; every text is escaped with html.escape (quotes included), the same escaping as Django's autoescape."""
+    parts = []
+    for kind, item in rows:
+        if kind == "close":
+            parts.append("</section>")
+            continue
+        if kind != "open":
+            continue
+        node = item.node
+        parts.append(
+            f'<section class="module" aria-labelledby="b-{node.pk}"><h2 id="b-{node.pk}">{escape(node.code)} - '
+            f"{escape(node.label)}</h2>"
+        )
+        if not item.questions:
+            continue
+        parts.append(
+            f'<table><caption class="visually-hidden">Questions de {escape(node.code)}</caption><thead><tr>'
+            '<th scope="col">Question</th><th scope="col">Évaluée par</th><th scope="col">Réalisé</th>'
+            '<th scope="col">Décisions</th>'
+            f"{YOUR_BODY_HEADER if with_body else ''}</tr></thead><tbody>"
+        )
+        for question in item.questions:
+            filled_by_me = FILLED_BY_ME if question.filled_by_me else ""
+            shown = "<br>".join(
+                f"{escape(decision.get_body_display())} : {escape(decision.get_verdict_display())}"
+                for decision in question.decisions
+            )
+            parts.append(
+                f'<tr><th scope="row"><a href="{escape(questions_url)}{question.value.pk}/">'
+                f"{escape(question.label)}</a>{filled_by_me}</th><td>{escape(question.bodies)}</td>"
+                f"<td>{escape(question.answer or '—')}</td><td>{shown or '—'}</td>"
+            )
+            if with_body:
+                if question.mine:
+                    mine = escape(question.mine.get_verdict_display())
+                elif question.evaluated_by_me:
+                    mine = "<strong>À décider</strong>"
+                else:
+                    mine = "Non évaluée par votre instance"
+                parts.append(f"<td>{mine}</td>")
+            parts.append("</tr>")
+        parts.append("</tbody></table>")
+    return SafeString("".join(parts))
+
+
 def overview(model_admin, request, object_id):
     self_evaluation = _self_evaluation(model_admin, request, object_id)
     can = abilities_for(self_evaluation, request.user)
@@ -106,7 +161,11 @@ def overview(model_admin, request, object_id):
     context = {
         **_context(model_admin, request, self_evaluation, can),
         "title": f"Évaluer — {self_evaluation.contract.name}",
-        "rows": rows,
+        "sections": _overview_html(
+            rows,
+            questions_url=reverse(f"admin:{INFO}_evaluate", args=[self_evaluation.pk]),
+            with_body=bool(can.body),
+        ),
         "to_decide": len(mine),
         "decided": sum(1 for q in mine if q.mine),
         "next": _next_to_decide(tree.questions, None),
@@ -265,7 +324,7 @@ def _save_answer(request, self_evaluation, value, form):
 
 def _render_question(model_admin, request, self_evaluation, value, can, decision_form, answer_form, status):
     node = value.indicator
-    by_body = {d.body: d for d in decisions.decisions_by_value(self_evaluation).get(value.pk, [])}
+    by_body = {d.body: d for d in decisions.decisions_by_value(self_evaluation, value=value).get(value.pk, [])}
     mine = by_body.get(can.body) if can.body else None
     may_decide = can.decide(value)
     if may_decide and decision_form is None:

@@ -18,7 +18,7 @@ from contracts.models import Contract
 from demo.world import AM_USER_EMAIL, ARS_USER_EMAIL
 from documents.enums import ScanStatus
 from evaluation.enums import EvaluatingBody, FilledBy, SelfEvaluationState, Verdict
-from evaluation.models import Decision, IndicatorValue, IndicatorValueHistory, SelfEvaluation
+from evaluation.models import Decision, IndicatorValue, IndicatorValueHistory, Node, SelfEvaluation
 from tests.accounts.factories import UserFactory
 from tests.contracts.factories import EntiteJuridiqueFactory
 from tests.evaluation.factories import (
@@ -188,6 +188,15 @@ def test_the_overview_shows_who_evaluates_each_question_and_what_is_left(client_
     assertContains(response, "<strong>À décider</strong>", html=True)
     assertContains(response, "Non évaluée par votre instance")  # 2.a, AM only
     assertContains(response, question_url(world, "1.b"))
+
+
+def test_the_overview_escapes_what_the_referential_and_the_establishment_wrote(client_for, world):
+    """The overview's tables are built in Python (evaluate.py's _overview_html): every text is escaped."""
+    value = world.values["1.a"]
+    Node.objects.filter(pk=value.indicator_id).update(label='Livret <script>alert("x")</script>')
+    response = client_for(world.ars).get(overview_url(world))
+    assertNotContains(response, "<script>alert")
+    assertContains(response, "Livret &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;")
 
 
 def test_national_administrators_read_the_overview_without_a_body_column(client_for, world):
