@@ -13,10 +13,13 @@
   self-evaluations → one of the questions its body decides → « Enregistrer la décision » (the page's POST, with its
   CSRF token and version) → « Évaluer » again, with the same pauses. Its requests are named « agent: … ».
 
-Every request is also counted in its group (establishments, agents, floor); the groups' figures (Locust's own
-percentiles) are written to the JSON file GROUPS when Locust stops, for run.py's summary.
+Every request is also counted in its group (establishments, agents, floor), reset with Locust's own figures when
+every user has started (run.py's `--reset-stats`); the groups' figures (Locust's own percentiles) and the count of
+every acknowledged save and decision since the start (never reset: run.py checks each one in the database) are
+written to the JSON file GROUPS when Locust stops, for run.py's summary.
 """
 
+import collections
 import itertools
 import json
 import os
@@ -45,6 +48,9 @@ def _group(name: str) -> str:
 
 
 _GROUPS = RequestStats()
+# The writes each user was told were recorded (a save's or a decision's 302), from the very first one.
+ACKNOWLEDGED_WRITES = ("save", "agent: decide")
+_ACKNOWLEDGED = collections.Counter()
 
 
 @events.request.add_listener
@@ -52,6 +58,13 @@ def _count_in_group(request_type, name, response_time, response_length, exceptio
     _GROUPS.log_request("", _group(name), response_time, response_length or 0)
     if exception:
         _GROUPS.log_error("", _group(name), exception)
+    elif name in ACKNOWLEDGED_WRITES:
+        _ACKNOWLEDGED[name] += 1
+
+
+@events.reset_stats.add_listener
+def _reset_groups(**kwargs):
+    _GROUPS.reset_all()
 
 
 @events.quitting.add_listener
@@ -69,7 +82,7 @@ def _write_groups(environment, **kwargs):
         for (name, _), entry in _GROUPS.entries.items()
     }
     with open(path, "w") as file:
-        json.dump(figures, file)
+        json.dump({"groups": figures, "acknowledged": dict(_ACKNOWLEDGED)}, file)
 
 
 def log_in(client, email: str, *, name: str, then: str | None = None):

@@ -21,9 +21,13 @@ this machine, in interleaved rounds. Run: `make bench-deadline` (the DEADLINE_* 
    The default takes about 30 minutes on the development machine (2 cores), the preparation included; each run
    starts once gunicorn has served what the previous one left queued.
 4. For each run: per request type p50/p95/p99, requests/s and errors (Locust's figures), and the same for each
-   group of requests (establishments, agents); the CPU used by gunicorn, PostgreSQL (the backends of DEADLINE_DB
-   only), the worker and Locust; the check that every save Locust counted as acknowledged (302) is in the database
-   (one history row per save: each changes the comment), and every decision (each raises its version by one).
+   group of requests (establishments, agents); for the journeys (with and without pauses, the evaluators) the
+   figures are the hold's, from the moment every user has logged in and started (Locust's --reset-stats): each
+   user logs in once during the ramp — 400 in 20 s, three times the storm's rate — and the logins are the storm's
+   to measure; the CPU used by gunicorn, PostgreSQL (the backends of DEADLINE_DB only), the worker and Locust, over
+   the whole run; the check that every save Locust counted as acknowledged (302), from the ramp on, is in the
+   database (one history row per save: each changes the comment), and every decision (each raises its version by
+   one).
 
 Reports, per scenario, the median across rounds of each figure, the spread (min–max) of p95 and requests/s, the
 errors summed, and a summary against the issue's targets. Prints the tables in Markdown and writes them to
@@ -76,6 +80,9 @@ PACED_P95 = 300
 STRESS_SHARE = 0.15
 STORM_P95 = 1000
 COMPONENTS = ("gunicorn", "PostgreSQL", "worker", "Locust")
+# The scenarios whose figures are those of the journey itself, from the moment every user has logged in and started
+# (Locust's --reset-stats): their logins, all within the ramp, are the login storm's to measure.
+JOURNEYS = ("paced", "stress", "evaluators")
 
 
 def django_env(documents: Path | None = None) -> dict:
@@ -314,6 +321,7 @@ def locust(scenario: Scenario, prefix: Path, accounts: Path) -> float:
         "--csv",
         str(prefix),
         "--only-summary",
+        *(["--reset-stats"] if scenario.kind in JOURNEYS else []),
         "--loglevel",
         "WARNING",
         *scenario.classes,
@@ -330,11 +338,12 @@ def read_stats(prefix: Path) -> list[dict]:
 
 
 def read_groups(prefix: Path) -> dict:
+    """The locustfile's file: {"groups": figures per group, "acknowledged": {request name: count}}."""
     try:
         with open(f"{prefix}_groups.json") as file:
             return json.load(file)
     except FileNotFoundError:
-        return {}
+        return {"groups": {}, "acknowledged": {}}
 
 
 def counters() -> tuple[int, int]:
@@ -345,11 +354,6 @@ def counters() -> tuple[int, int]:
     )
     history, decisions = rows.split("|")
     return int(history), int(decisions)
-
-
-def acknowledged(stats: list[dict], name: str) -> int | None:
-    row = next((row for row in stats if row["Name"] == name), None)
-    return int(row["Request Count"]) - int(row["Failure Count"]) if row else None
 
 
 def run(scenario: Scenario, number: int, *, servers, accounts, folder) -> dict:
@@ -373,15 +377,16 @@ def run(scenario: Scenario, number: int, *, servers, accounts, folder) -> dict:
         "Locust": locust_cpu,
     }
     stats = read_stats(prefix)
+    written = read_groups(prefix)
     history_after, decisions_after = counters()
     cores = psutil.cpu_count()
     result = {
         "stats": stats,
-        "groups": read_groups(prefix),
+        "groups": written["groups"],
         "elapsed": elapsed,
         "cpu": {name: seconds / elapsed / cores * 100 for name, seconds in spent.items()},
-        "saves": (acknowledged(stats, "save"), history_after - history_before),
-        "decisions": (acknowledged(stats, "agent: decide"), decisions_after - decisions_before),
+        "saves": (written["acknowledged"].get("save"), history_after - history_before),
+        "decisions": (written["acknowledged"].get("agent: decide"), decisions_after - decisions_before),
     }
     total = next(row for row in stats if row["Name"] == "Aggregated")
     cpu = ", ".join(f"{name} {share:.0f} %" for name, share in result["cpu"].items())
