@@ -346,10 +346,11 @@ CLAMD_PORT = env_int("CLAMD_PORT", 3310)
 # Seconds allowed for connecting and for each exchange with clamd.
 CLAMD_TIMEOUT = env_int("CLAMD_TIMEOUT", 30)
 
-# Uploads stream to disk above 512 KB instead of filling worker memory.
+# Uploads stream to disk above 512 KB instead of filling worker memory, read by chunks of 1 MiB
+# (documents/upload_handlers.py says why).
 FILE_UPLOAD_MAX_MEMORY_SIZE = 512 * 1024
 FILE_UPLOAD_HANDLERS = [
-    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "documents.upload_handlers.LargeChunkMemoryFileUploadHandler",
     "documents.upload_handlers.SizeCappedTemporaryFileUploadHandler",
 ]
 FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR") or None
