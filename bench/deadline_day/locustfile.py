@@ -62,9 +62,19 @@ def _count_in_group(request_type, name, response_time, response_length, exceptio
         _ACKNOWLEDGED[name] += 1
 
 
-@events.reset_stats.add_listener
+_ENVIRONMENT = []
+
+
+@events.init.add_listener
+def _keep_environment(environment, **kwargs):
+    _ENVIRONMENT.append(environment)
+
+
+@events.spawning_complete.add_listener
 def _reset_groups(**kwargs):
-    _GROUPS.reset_all()
+    # Locust's --reset-stats resets its own figures when spawning completes, without firing `reset_stats`.
+    if _ENVIRONMENT and _ENVIRONMENT[0].reset_stats:
+        _GROUPS.reset_all()
 
 
 @events.quitting.add_listener
