@@ -183,18 +183,20 @@ def with_progress(queryset, body: str | None):
     )
 
 
-def decisions_by_value(self_evaluation: SelfEvaluation, *, value=None) -> dict[int, list[Decision]]:
-    """The bodies' decisions on `self_evaluation` (only on its question `value` if given: a question's page reads
-    its own, not the whole contract's), by value id, in the bodies' order. One query."""
+def _in_bodies_order(decisions) -> list[Decision]:
     order = {body: position for position, body in enumerate(EvaluatingBody.values)}
+    return sorted(decisions, key=lambda decision: order[decision.body])
+
+
+def decisions_by_value(self_evaluation: SelfEvaluation) -> dict[int, list[Decision]]:
+    """The bodies' decisions on `self_evaluation`, by value id, in the bodies' order. One query."""
     by_value: dict[int, list[Decision]] = {}
-    decided = (
-        Decision.objects.filter(value=value)
-        if value is not None
-        else Decision.objects.filter(value__self_evaluation=self_evaluation)
-    )
-    for decision in decided.select_related("decided_by"):
+    for decision in Decision.objects.filter(value__self_evaluation=self_evaluation).select_related("decided_by"):
         by_value.setdefault(decision.value_id, []).append(decision)
-    for decisions in by_value.values():
-        decisions.sort(key=lambda decision: order[decision.body])
-    return by_value
+    return {value_id: _in_bodies_order(decisions) for value_id, decisions in by_value.items()}
+
+
+def decisions_on(value) -> list[Decision]:
+    """The bodies' decisions on one question, in the bodies' order: a question's page reads its own, not the whole
+    contract's. One query."""
+    return _in_bodies_order(Decision.objects.filter(value=value).select_related("decided_by"))

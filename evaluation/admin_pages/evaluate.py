@@ -324,7 +324,7 @@ def _save_answer(request, self_evaluation, value, form):
 
 def _render_question(model_admin, request, self_evaluation, value, can, decision_form, answer_form, status):
     node = value.indicator
-    by_body = {d.body: d for d in decisions.decisions_by_value(self_evaluation, value=value).get(value.pk, [])}
+    by_body = {d.body: d for d in decisions.decisions_on(value)}
     mine = by_body.get(can.body) if can.body else None
     may_decide = can.decide(value)
     if may_decide and decision_form is None:
