@@ -20,6 +20,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -122,12 +123,14 @@ def main():
         def save():
             # The page the user saw gave the version; each save alternates the answer, so it writes.
             saved["answer"] = "1" if saved["answer"] == "0" else "0"
-            response = client.post(
-                question_url,
-                {"version": saved["version"], "value": saved["answer"], "not_applicable_reason": "", "comment": ""},
-            )
+            # As the browser sends the answer form (no file in it): urlencoded, not multipart.
+            fields = {"version": saved["version"], "value": saved["answer"], "comment": ""}
+            response = client.post(question_url, urlencode(fields), content_type="application/x-www-form-urlencoded")
             assert response.status_code == 302, response.status_code
             saved["version"] += 1
+            # « Réponse enregistrée. » is read by the page the redirect leads to (not measured here), as the
+            # user's browser would: without it, every save would carry all the earlier ones' messages.
+            client.cookies.pop("messages", None)
 
         def fill_percentage():
             return progress.fill_percentage(self_evaluation.pk)

@@ -396,6 +396,31 @@ class IndicatorValueQuerySet(models.QuerySet):
         """Filled, or saved at least once (even emptied since): what an answer's history rests on."""
         return self.filter(models.Q(not_applicable=True) | ~models.Q(value="") | models.Q(version__gt=1))
 
+    def locked(self, *, self_evaluation_id: int, indicator_id: int, et_finess: str | None = None):
+        """The value of one question of a self-evaluation (of the ET of FINESS `et_finess`, if given: an ET-level
+        question), its row locked until the transaction ends (SELECT … FOR UPDATE), or None. Its ET, if any, is
+        read when asked.
+
+        Every save reads it so (the question page's POST): written in SQL because Django's compiling of the same
+        query costs twice what PostgreSQL takes to run it (0.79 against 0.26 ms in all; a save's budget is 6 ms).
+        """
+        fields = self.model._meta.concrete_fields
+        columns = ", ".join(f'value."{field.column}"' for field in fields)
+        if et_finess:
+            et_table = self.model.etablissement.field.related_model._meta.db_table
+            condition = f'value."etablissement_id" = (SELECT et."id" FROM "{et_table}" et WHERE et."finess" = %s)'  # noqa: S608
+            params = [et_finess]
+        else:
+            condition, params = 'value."etablissement_id" IS NULL', []
+        found = list(
+            self.raw(
+                f'SELECT {columns} FROM "{self.model._meta.db_table}" value '  # noqa: S608 - names from the model
+                f'WHERE value."self_evaluation_id" = %s AND value."indicator_id" = %s AND {condition} FOR UPDATE',
+                [self_evaluation_id, indicator_id, *params],
+            )
+        )
+        return found[0] if found else None
+
 
 class IndicatorValue(models.Model):
     """The answer to one indicator in one self-evaluation, for the EJ (etablissement empty) or one ET.

@@ -13,10 +13,12 @@
   self-evaluations → one of the questions its body decides → « Enregistrer la décision » (the page's POST, with its
   CSRF token and version) → « Évaluer » again, with the same pauses. Its requests are named « agent: … ».
 
-Every request is also counted in its group (establishments, agents, floor), reset with Locust's own figures when
-every user has started (run.py's `--reset-stats`); the groups' figures (Locust's own percentiles) and the count of
-every acknowledged save and decision since the start (never reset: run.py checks each one in the database) are
-written to the JSON file GROUPS when Locust stops, for run.py's summary.
+Every request is also counted in its group (establishments' pages and saves, uploads, agents, floor). With HOLD
+set (the journeys), the run measures the journey itself, not the logins that precede it (the login storm's to
+measure): once every user has logged in (`on_start` done, TOTP included), Locust's figures and the groups' are reset
+and the run lasts HOLD seconds more, then stops (run.py's --run-time is only a cap). The groups' figures (Locust's own
+percentiles), the seconds measured and the count of every acknowledged save and decision since the start (never
+reset: run.py checks each one in the database) are written to the JSON file GROUPS when Locust stops.
 """
 
 import collections
@@ -24,8 +26,10 @@ import itertools
 import json
 import os
 import random
+import time
 import uuid
 
+import gevent
 from locust import HttpUser, between, constant, events, task
 from locust.stats import RequestStats
 
@@ -44,6 +48,8 @@ PDF = b"%PDF-1.4\n%" + b"e-CARS charge " * 74_898 + b"\n%%EOF\n"
 def _group(name: str) -> str:
     if name.startswith("agent: "):
         return "agents"
+    if name.startswith("upload"):
+        return "uploads"  # DESIGN.md §7: the pages' p95 excepts uploads
     return "floor" if name.startswith("floor") else "establishments"
 
 
@@ -63,6 +69,8 @@ def _count_in_group(request_type, name, response_time, response_length, exceptio
 
 
 _ENVIRONMENT = []
+HOLD = float(os.environ.get("HOLD", 0))  # seconds measured once every user has logged in; 0: the whole run
+_MEASURE = {"started": 0, "since": None}
 
 
 @events.init.add_listener
@@ -70,11 +78,18 @@ def _keep_environment(environment, **kwargs):
     _ENVIRONMENT.append(environment)
 
 
-@events.spawning_complete.add_listener
-def _reset_groups(**kwargs):
-    # Locust's --reset-stats resets its own figures when spawning completes, without firing `reset_stats`.
-    if _ENVIRONMENT and _ENVIRONMENT[0].reset_stats:
-        _GROUPS.reset_all()
+def _user_started():
+    """Called at the end of each user's `on_start`: when the last one has logged in, the measure starts."""
+    _MEASURE["started"] += 1
+    if not HOLD or _MEASURE["since"] is not None:
+        return
+    environment = _ENVIRONMENT[0]
+    if _MEASURE["started"] < environment.runner.target_user_count:
+        return
+    environment.runner.stats.reset_all()
+    _GROUPS.reset_all()
+    _MEASURE["since"] = time.monotonic()
+    gevent.spawn_later(HOLD, environment.runner.quit)
 
 
 @events.quitting.add_listener
@@ -91,8 +106,9 @@ def _write_groups(environment, **kwargs):
         }
         for (name, _), entry in _GROUPS.entries.items()
     }
+    measured = None if _MEASURE["since"] is None else time.monotonic() - _MEASURE["since"]
     with open(path, "w") as file:
-        json.dump({"groups": figures, "acknowledged": dict(_ACKNOWLEDGED)}, file)
+        json.dump({"groups": figures, "acknowledged": dict(_ACKNOWLEDGED), "measured": measured}, file)
 
 
 def log_in(client, email: str, *, name: str, then: str | None = None):
@@ -118,7 +134,10 @@ class _Account(HttpUser):
         number = next(_next_account)
         self.account = WORLD["users"][number % len(WORLD["users"])]
         self.client.headers["X-Forwarded-For"] = f"10.{number // 65536 % 256}.{number // 256 % 256}.{number % 256}"
-        self.log_in()
+        try:
+            self.log_in()
+        finally:
+            _user_started()
 
     def log_in(self):
         log_in(self.client, self.account["email"], name="login")
@@ -176,6 +195,12 @@ class Agent(HttpUser):
         number = next(_next_agent)
         self.account = WORLD["agents"][number % len(WORLD["agents"])]
         self.client.headers["X-Forwarded-For"] = f"10.250.{number // 256 % 256}.{number % 256}"
+        try:
+            self.log_in()
+        finally:
+            _user_started()
+
+    def log_in(self):
         log_in(self.client, self.account["email"], name="agent: login", then=WORLD["code"])
         page = self.client.get(WORLD["code"], name="agent: code page")
         with self.client.post(

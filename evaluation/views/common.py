@@ -33,16 +33,19 @@ def get_question_value(self_evaluation, code, et_finess, *, lock: bool = False) 
     indicator = referential_nodes(self_evaluation).by_code.get(code)
     if indicator is None:
         raise Http404("Pas de question de ce code dans ce contrat.")
-    queryset = IndicatorValue.objects.filter(self_evaluation=self_evaluation, indicator=indicator)
-    if lock:
-        queryset = queryset.select_related("etablissement").select_for_update(of=("self",))
+    if lock:  # every save: one row, its ET (an ET-level question's) read when asked
+        value = IndicatorValue.objects.locked(
+            self_evaluation_id=self_evaluation.pk, indicator_id=indicator.pk, et_finess=et_finess
+        )
+        if value is None:
+            raise Http404("Pas de question de ce code dans ce contrat.")
     else:
-        queryset = queryset.select_related("etablissement", "assigned_to")
-    if et_finess:
-        queryset = queryset.filter(etablissement__finess=et_finess)
-    else:
-        queryset = queryset.filter(etablissement__isnull=True)
-    value = get_object_or_404(queryset)
+        queryset = IndicatorValue.objects.filter(self_evaluation=self_evaluation, indicator=indicator)
+        if et_finess:
+            queryset = queryset.filter(etablissement__finess=et_finess)
+        else:
+            queryset = queryset.filter(etablissement__isnull=True)
+        value = get_object_or_404(queryset.select_related("etablissement", "assigned_to"))
     value.indicator = indicator
     value.self_evaluation = self_evaluation
     return value

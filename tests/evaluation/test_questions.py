@@ -20,12 +20,13 @@ from audit.models import AuditEvent
 from contracts.enums import MembershipRole
 from demo.world import DEMO_USER_EMAIL
 from evaluation.display import value_type_shown
-from evaluation.enums import SelfEvaluationState
+from evaluation.enums import AnswerLevel, SelfEvaluationState, ValueType
 from evaluation.forms import AnswerForm
 from evaluation.models import Attachment, IndicatorValue, IndicatorValueHistory, Node, SelfEvaluation
+from evaluation.services import create_self_evaluation, transition
 from tests.accounts.factories import UserFactory
 from tests.conftest import Client
-from tests.contracts.factories import MembershipFactory
+from tests.contracts.factories import ContractFactory, EtablissementFactory, MembershipFactory
 from tests.evaluation.factories import (
     AttachmentFactory,
     CampaignFactory,
@@ -613,3 +614,50 @@ def test_a_question_page_of_another_ej_is_404(client, demo, other_member):
     client = Client()
     client.force_login(other_member)
     assert client.get(question_url(self_evaluation, "2.1.1.a")).status_code == 404
+
+
+@pytest.fixture
+def et_questions(db):
+    """A contract of two ET (and an ET of another EJ) whose question 1.1 is answered per ET, open for writing."""
+    membership = MembershipFactory(role=MembershipRole.SIGNATAIRE)
+    sites = EtablissementFactory.create_batch(2, ej=membership.ej)
+    contract = ContractFactory(ej=membership.ej)
+    contract.etablissements.set(sites)
+    campaign = CampaignFactory(contract_type=contract.contract_type)
+    objective = NodeFactory(referential=campaign.referential, code="1", position=1)
+    NodeFactory(
+        referential=campaign.referential,
+        parent=objective,
+        code="1.1",
+        position=2,
+        value_type=ValueType.NOMBRE,
+        answer_level=AnswerLevel.ET,
+    )
+    self_evaluation = create_self_evaluation(contract=contract, campaign=campaign)
+    transition(self_evaluation, to_state="auto_evaluation", acting_user=None)
+    return membership.user, self_evaluation, sites, EtablissementFactory()
+
+
+def test_a_question_answered_per_et_saves_the_answer_of_the_et_in_the_address(client_for, et_questions):
+    user, self_evaluation, (site_a, site_b), _ = et_questions
+    values = IndicatorValue.objects.filter(self_evaluation=self_evaluation, indicator__code="1.1")
+    url = f"{question_url(self_evaluation, '1.1')}?et={site_b.finess}"
+    version = values.get(etablissement=site_b).version
+    response = client_for(user).post(url, {"version": version, "value": "12", "comment": ""})
+    assertRedirects(response, f"{url}#question", fetch_redirect_response=False)
+    assert values.get(etablissement=site_b).value == "12"
+    assert values.get(etablissement=site_a).value == ""
+    assert IndicatorValueHistory.objects.get().indicator_value == values.get(etablissement=site_b)
+
+
+def test_a_question_per_et_of_another_ej_or_without_its_et_is_not_found_and_nothing_is_saved(client_for, et_questions):
+    user, self_evaluation, _, foreign_site = et_questions
+    client = client_for(user)
+    for url in (
+        f"{question_url(self_evaluation, '1.1')}?et={foreign_site.finess}",
+        f"{question_url(self_evaluation, '1.1')}?et=000000000",
+        question_url(self_evaluation, "1.1"),  # an ET-level question has no EJ-level answer
+    ):
+        assert client.post(url, {"version": 1, "value": "12", "comment": ""}).status_code == 404
+    assert not IndicatorValueHistory.objects.exists()
+    assert not IndicatorValue.objects.filter(self_evaluation=self_evaluation).exclude(value="").exists()
