@@ -399,7 +399,7 @@ def _read(file, name, *, html_markers, ole_names):
         digest.update(chunk)
         if len(head) < HEAD_SIZE:
             head += chunk[: HEAD_SIZE - len(head)]
-        tail = (tail + chunk)[-PDF_TRAILER_WINDOW:]
+        tail = (tail + chunk[-PDF_TRAILER_WINDOW:])[-PDF_TRAILER_WINDOW:]  # not a copy of each whole chunk
         if html_markers and html_marker is None:
             window = carry + chunk.lower()
             html_marker = next((marker for marker in HTML_MARKERS if marker in window), None)

@@ -378,6 +378,21 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 SUPPORT_EMAIL = env_str("SUPPORT_EMAIL", "ars.ecars@sg.social.gouv.fr")
 SUPPORT_PHONE = env_str("SUPPORT_PHONE", "07 61 92 29 71")
 
+# The legal pages (« Mentions légales », « Données personnelles », « Accessibilité »): who publishes and hosts the
+# service, who answers for personal data. Each deployment sets its own (.env.example lists them).
+PUBLISHER_NAME = env_str("PUBLISHER_NAME", "Ministère chargé de la santé")
+PUBLISHER_ADDRESS = env_str("PUBLISHER_ADDRESS", "14 avenue Duquesne, 75350 Paris 07 SP")
+PUBLICATION_DIRECTOR = env_str(
+    "PUBLICATION_DIRECTOR", "Le secrétaire général des ministères chargés des affaires sociales"
+)
+HOST_NAME = env_str("HOST_NAME", "Direction du numérique des ministères sociaux (DNUM)")
+HOST_ADDRESS = env_str("HOST_ADDRESS", "39-43 quai André Citroën, 75015 Paris")
+DPO_CONTACT = env_str(
+    "DPO_CONTACT", "Délégué à la protection des données des ministères sociaux, 14 avenue Duquesne, 75350 Paris 07 SP"
+)
+# How long the server's own logs (requests, refusals) are kept where the host keeps them.
+SERVER_LOGS_RETENTION = env_str("SERVER_LOGS_RETENTION", "un an")
+
 # django-dsfr: the integrity hashes stay valid because our manifest storage leaves CSS untouched.
 DSFR_USE_INTEGRITY_CHECKSUMS = True
 

@@ -13,6 +13,11 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("sante/", views.health, name="health"),
+    path("favicon.ico", views.favicon, name="favicon"),
+    path("accessibilite/", views.accessibility, name="accessibility"),
+    path("mentions-legales/", views.legal_notice, name="legal_notice"),
+    path("donnees-personnelles/", views.personal_data, name="personal_data"),
+    path("plan-du-site/", views.site_map, name="site_map"),
 ]
 
 handler400 = "ecars.views.bad_request"

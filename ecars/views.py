@@ -1,8 +1,10 @@
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.template import loader
+from django.templatetags.static import static
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
@@ -16,6 +18,14 @@ def health(request):
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return HttpResponse("ok", content_type="text/plain; charset=utf-8")
+
+
+@login_not_required
+@require_safe
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page says (the admin's and non-HTML answers included): the DSFR's,
+    rather than a 404 in the console."""
+    return redirect(static("dsfr/dist/favicon/favicon.ico"), permanent=True)
 
 
 def bad_request(request, exception):
@@ -40,3 +50,48 @@ def server_error(request):
 def csrf_failure(request, reason=""):
     """A form sent without a valid security token (often: a page left open too long)."""
     return render(request, "errors/403_csrf.html", status=403)
+
+
+# --- The legal pages of a public service, linked from every page's footer (issue 15) -------------------------------
+
+
+@login_not_required
+@require_safe
+def accessibility(request):
+    """« Accessibilité » : the accessibility statement in the RGAA model."""
+    return render(request, "legal/accessibility.html", {"settings": _legal_settings()})
+
+
+@login_not_required
+@require_safe
+def legal_notice(request):
+    """« Mentions légales » : publisher, director of publication, host (settings)."""
+    return render(request, "legal/legal_notice.html", {"settings": _legal_settings()})
+
+
+@login_not_required
+@require_safe
+def personal_data(request):
+    """« Données personnelles » : what is processed, why, on which basis, how long, for whom, the rights."""
+    return render(request, "legal/personal_data.html", {"settings": _legal_settings()})
+
+
+@login_not_required
+@require_safe
+def site_map(request):
+    """« Plan du site » : the pages of the service, by who reaches them."""
+    return render(request, "legal/site_map.html")
+
+
+def _legal_settings() -> dict:
+    names = (
+        "PUBLISHER_NAME",
+        "PUBLISHER_ADDRESS",
+        "PUBLICATION_DIRECTOR",
+        "HOST_NAME",
+        "HOST_ADDRESS",
+        "DPO_CONTACT",
+        "SERVER_LOGS_RETENTION",
+        "SUPPORT_EMAIL",
+    )
+    return {name: getattr(settings, name) for name in names} | {"SESSION_MINUTES": settings.SESSION_COOKIE_AGE // 60}

@@ -132,3 +132,51 @@ def test_closing_a_complete_self_evaluation(page, demo_user):
     row = page.get_by_role("row", name=re.compile("CAQES TEST"))
     expect(row.get_by_role("cell", name="Consultation — clôturée")).to_be_visible()
     assert_page_is_healthy(page)
+
+
+def tab_until(page, predicate: str, *, most: int) -> int:
+    """Press Tab until `predicate` (JavaScript on document.activeElement, `element`) holds; the presses it took."""
+    for presses in range(1, most + 1):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"(element => {predicate})(document.activeElement)"):
+            return presses
+    raise AssertionError(f"{predicate} : pas atteint en {most} appuis sur Tab")
+
+
+def test_a_question_is_answered_and_its_file_chooser_reached_with_the_keyboard_alone(page, demo_user):
+    log_in(page, demo_user, PASSWORD)
+    page.goto("/")
+    page.get_by_role("link", name="380780080 - CHU DE GRENOBLE ALPES").click()
+    page.get_by_role("link", name="CAQES TEST").click()
+    page.get_by_role("link", name="Saisir les indicateurs").click()
+    page.locator("#q-2-1-1-a").get_by_role("link").click()
+    page.goto(page.url.split("#")[0])  # from the top of the page, not from the anchor the tree's link aims at
+
+    # The skip links come first: « Question », then the answer, in a few presses rather than past the whole tree.
+    tab_until(page, "element.textContent.trim() === 'Question'", most=3)
+    page.keyboard.press("Enter")
+    presses = tab_until(page, "element.id === 'realise-oui' || element.name === 'value'", most=15)
+    assert presses <= 15
+    # Visible focus: DSFR's outline on the focused control.
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
+    if page.evaluate("document.activeElement.id") != "realise-oui":
+        page.keyboard.press("ArrowDown")  # the radio group: arrows choose, as in any browser
+    page.keyboard.press("Space")
+    expect(page.locator("#realise-oui")).to_be_checked()
+    tab_until(page, "element.tagName === 'BUTTON' && element.textContent.trim() === 'Enregistrer'", most=10)
+    page.keyboard.press("Enter")
+
+    # The message takes the focus, so that a screen reader reads it; the dot says « saisie » in words too.
+    expect(page.get_by_text("Réponse enregistrée.")).to_be_visible()
+    assert page.evaluate("document.activeElement.hasAttribute('data-messages')")
+    expect(page.locator("#q-2-1-1-a .fr-sr-only")).to_have_text("Pastille verte, saisie :")
+    dot = "getComputedStyle(document.querySelector('#q-2-1-1-a .ecars-dot'), '::before').content"
+    assert page.evaluate(dot) == '"✓"'
+
+    # « Documents de l'indicateur »: from the top of the page, the skip link then the file chooser.
+    page.goto(page.url.split("#")[0])
+    tab_until(page, 'element.textContent.trim() === "Documents de l\'indicateur"', most=4)
+    page.keyboard.press("Enter")
+    presses = tab_until(page, "element.type === 'file'", most=6)
+    assert presses <= 6
+    assert_page_is_healthy(page)
