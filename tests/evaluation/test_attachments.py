@@ -4,9 +4,13 @@ The files go through documents' upload protocol (documents.services); the questi
 evaluation's (evaluation.attachments).
 """
 
+import gc
 import hashlib
 import io
+import os
 import re
+import threading
+import time
 import uuid
 
 import pytest
@@ -21,7 +25,7 @@ from documents import services as document_services
 from documents.enums import ScanStatus
 from documents.models import Document
 from documents.upload_handlers import SizeCappedTemporaryFileUploadHandler
-from documents.validation import MAX_SIZE, UploadRefused
+from documents.validation import MAX_SIZE, UploadRefused, validate_upload
 from evaluation import attachments
 from evaluation.enums import SelfEvaluationState
 from evaluation.models import Attachment
@@ -249,6 +253,59 @@ def test_a_huge_upload_is_not_written_beyond_the_limit(tmp_path, settings):
         assert [path.stat().st_size for path in tmp_path.iterdir()] == [MAX_SIZE + 1]
     finally:
         uploaded.close()
+
+
+def test_a_spooled_upload_is_hashed_as_it_arrives_and_validation_trusts_that_digest(tmp_path, settings):
+    """The handler hashes the chunks it keeps in a thread while the body is read; validation reads only the file's
+    ends for it (a PDF), and finds the digest, the size and the « %%EOF » of the whole file."""
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path)
+    content = PDF[:-6] + os.urandom(3 * 1024 * 1024) + PDF[-6:]
+    handler = SizeCappedTemporaryFileUploadHandler()
+    handler.new_file("documents", "rapport.pdf", "application/pdf", None)
+    for start in range(0, len(content), 1024 * 1024):
+        handler.receive_data_chunk(content[start : start + 1024 * 1024], start)
+    uploaded = handler.file_complete(len(content))
+    try:
+        assert uploaded.received_sha256 == hashlib.sha256(content).hexdigest()
+        validated = validate_upload(uploaded)
+        assert (validated.sha256, validated.size) == (hashlib.sha256(content).hexdigest(), len(content))
+        assert uploaded.read() == content  # left rewound for storage
+    finally:
+        uploaded.close()
+
+
+def test_a_file_too_large_has_no_received_digest_and_is_refused(tmp_path, settings):
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path)
+    handler = SizeCappedTemporaryFileUploadHandler()
+    handler.new_file("documents", "enorme.pdf", "application/pdf", None)
+    chunk = bytes(1024 * 1024)
+    for start in range(0, 21 * len(chunk), len(chunk)):
+        handler.receive_data_chunk(chunk, start)
+    uploaded = handler.file_complete(21 * len(chunk))
+    try:
+        assert not hasattr(uploaded, "received_sha256")
+        with pytest.raises(UploadRefused, match="20 Mo"):
+            validate_upload(uploaded)
+    finally:
+        uploaded.close()
+
+
+def test_the_hashing_thread_of_an_interrupted_upload_stops(tmp_path, settings):
+    """An upload cut half-way (the client gone) never asks for its digest: its thread ends with the request."""
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path)
+    before = threading.active_count()
+    handler = SizeCappedTemporaryFileUploadHandler()
+    handler.new_file("documents", "coupe.pdf", "application/pdf", None)
+    handler.receive_data_chunk(bytes(1024), 0)
+    assert threading.active_count() == before + 1
+    handler.file.close()
+    del handler
+    gc.collect()
+    for _ in range(100):
+        if threading.active_count() == before:
+            break
+        time.sleep(0.01)
+    assert threading.active_count() == before
 
 
 def test_two_uploads_with_the_same_name_are_kept_apart(client_for, member, value, storage_dir):
