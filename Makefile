@@ -12,8 +12,11 @@ PORT ?= 8000
 DEMO_PASSWORD ?= Demo-e-CARS-2026!
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/ecars
 CHROMIUM ?= /usr/bin/chromium
+# The suite runs on one process per core (at most 4: each browser test drives its own chromium), each test where a
+# process is free, except those marked xdist_group (one process for the group). PYTEST_ARGS= runs it on one process.
+PYTEST_ARGS ?= --numprocesses=auto --maxprocesses=4 --dist=loadgroup
 
-.PHONY: help demo test quality fix bench bench-campaign bench-deadline venv venv-runtime system-packages browser antivirus check-postgres migrate worker
+.PHONY: help demo test quality check-deploy fix bench bench-campaign bench-deadline venv venv-runtime system-packages browser antivirus check-postgres migrate worker
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -51,6 +54,11 @@ quality: venv ## Lint, format check, the apps' layers and missing migrations
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 	DEBUG=1 DATABASE_URL=sqlite://:memory: $(PY) manage.py makemigrations --check --dry-run
+
+check-deploy: venv ## Django's deployment checklist (check --deploy) on the production settings, warnings refused
+	ENV_FILE=/nonexistent DJANGO_SETTINGS_MODULE=ecars.settings SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+		ALLOWED_HOSTS=ecars.ars.sante.fr DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
+		CACHE_URL=redis://127.0.0.1:6379/0 TRUSTED_PROXY_COUNT=1 $(PY) manage.py check --deploy --fail-level WARNING
 
 fix: venv ## Apply the linter's fixes and format the code
 	$(VENV)/bin/ruff check --fix .

@@ -1,33 +1,37 @@
-// The admin of e-CARS: names for what Django's widgets leave unnamed (issue 15, axe « aria-input-field-name »).
-(function () {
+// The admin of e-CARS (issue 15): names for what Django's widgets leave unnamed (axe « aria-input-field-name »,
+// « label », « list »), focus and scrolling blocks as on the portal (static/js/pages.js).
+(function (ecars) {
   "use strict";
 
-  // The autocomplete boxes (select2) are comboboxes named by their selected value only: empty, they have no name.
-  // Each is named by its field's label, then its value.
-  function nameAutocompletes() {
-    document.querySelectorAll("select.admin-autocomplete").forEach(function (select) {
-      var container = select.nextElementSibling;
-      var box = container && container.querySelector(".select2-selection");
-      var label = select.id && document.querySelector('label[for="' + select.id + '"]');
-      if (!box || !label) {
-        return;
-      }
-      if (!label.id) {
-        label.id = select.id + "-libelle";
-      }
-      var rendered = box.querySelector(".select2-selection__rendered");
-      box.setAttribute("aria-labelledby", label.id + (rendered && rendered.id ? " " + rendered.id : ""));
-      var search = box.querySelector(".select2-search__field");
-      if (search) {
-        search.setAttribute("aria-labelledby", label.id);
-      }
-    });
+  function labelOf(select) {
+    var label = select.id && document.querySelector('label[for="' + select.id + '"]');
+    if (label && !label.id) {
+      label.id = select.id + "-libelle";
+    }
+    return label;
   }
 
-  // A multiple choice's selected values are a list whose clear button (a span) select2 puts among the items: the
-  // list is announced as a list of its items only (axe « list »).
-  function fixMultipleLists() {
-    document.querySelectorAll("ul.select2-selection__rendered").forEach(function (list) {
+  // The autocomplete boxes (select2): a combobox named by its selected value only (empty, it has no name), holding
+  // a read-only textbox with no name at all, and a search field without a label. Each is named by its field's label;
+  // the combobox by its label then its value.
+  function nameAutocomplete(select) {
+    var container = select.nextElementSibling;
+    var box = container && container.querySelector(".select2-selection");
+    var label = labelOf(select);
+    if (!box || !label) {
+      return;
+    }
+    var rendered = box.querySelector(".select2-selection__rendered");
+    box.setAttribute("aria-labelledby", label.id + (rendered && rendered.id ? " " + rendered.id : ""));
+    if (rendered && rendered.getAttribute("role") === "textbox") {
+      rendered.setAttribute("aria-labelledby", label.id);
+    }
+    box.querySelectorAll(".select2-search__field").forEach(function (search) {
+      search.setAttribute("aria-labelledby", label.id);
+    });
+    // A multiple choice's selected values are a list where select2 also puts its clear button (a span): the list is
+    // announced as the list of its items only.
+    box.querySelectorAll("ul.select2-selection__rendered").forEach(function (list) {
       list.setAttribute("role", "list");
       list.querySelectorAll(":scope > :not(li)").forEach(function (other) {
         other.setAttribute("role", "presentation");
@@ -35,63 +39,34 @@
     });
   }
 
-  // A block wider than the page scrolls inside itself: without a control in it, it takes the keyboard focus so that
-  // the arrows scroll it (axe « scrollable-region-focusable »).
-  function markScrollableBlocks() {
-    var blocks = document.querySelectorAll(".results, .inline-group fieldset.module, #content-main .module, #content-main table");
-    blocks.forEach(function (block) {
-      var scrolls = block.scrollWidth > block.clientWidth + 1;
-      var focusable = block.querySelector("a[href], button, input, select, textarea, [tabindex]");
-      if (scrolls && !focusable && !block.hasAttribute("tabindex")) {
-        block.setAttribute("tabindex", "0");
-        block.setAttribute("data-ecars-scroll", "");
-      } else if (!scrolls && block.hasAttribute("data-ecars-scroll")) {
-        block.removeAttribute("tabindex");
-        block.removeAttribute("data-ecars-scroll");
-      }
+  function nameAutocompletes() {
+    document.querySelectorAll("select.admin-autocomplete").forEach(nameAutocomplete);
+  }
+
+  // The errors first, then the first field in error, then the messages.
+  ecars.focusFirst(document, [
+    "#content .errornote, #content .errorlist.nonfield",
+    "#content .errors input, #content .errors select, #content .errors textarea, #content [aria-invalid=true]",
+    ".messagelist",
+  ]);
+
+  var jQuery = window.django && window.django.jQuery;
+  if (jQuery) {
+    // Django's autocomplete.js builds the boxes when jQuery is ready; this script, deferred, asks after it. select2
+    // redraws a box on each choice and builds the dropdown's search field when it opens.
+    jQuery(function () {
+      nameAutocompletes();
+      jQuery(document).on("change select2:open", "select.admin-autocomplete", function () {
+        nameAutocomplete(this);
+        var label = labelOf(this);
+        if (label) {
+          jQuery(".select2-container--open .select2-search--dropdown .select2-search__field").attr("aria-labelledby", label.id);
+        }
+      });
+    });
+    document.addEventListener("formset:added", function () {
+      window.setTimeout(nameAutocompletes, 0);
     });
   }
-
-  // After a form comes back with errors, or an action with its message, focus goes there (a screen reader reads it,
-  // the keyboard goes on from it): the error note, then the first field in error, then the messages.
-  function focusFirst() {
-    var target =
-      document.querySelector("#content .errornote, #content .errorlist.nonfield") ||
-      document.querySelector("#content .errors input, #content .errors select, #content .errors textarea, #content [aria-invalid=true]") ||
-      document.querySelector(".messagelist");
-    if (!target) {
-      return;
-    }
-    if (!target.matches("input, select, textarea")) {
-      target.setAttribute("tabindex", "-1");
-    }
-    target.focus({ preventScroll: Boolean(window.location.hash) });
-  }
-
-  function nameEverything() {
-    nameAutocompletes();
-    fixMultipleLists();
-    markScrollableBlocks();
-  }
-
-  if (document.readyState === "complete") {
-    nameEverything();
-  } else {
-    window.addEventListener("load", nameEverything);
-  }
-  focusFirst();
-  var pending = false;
-  window.addEventListener("resize", function () {
-    if (!pending) {
-      pending = true;
-      window.requestAnimationFrame(function () {
-        pending = false;
-        markScrollableBlocks();
-      });
-    }
-  });
-  document.addEventListener("select2:select", fixMultipleLists);
-  document.addEventListener("formset:added", function () {
-    window.setTimeout(nameAutocompletes, 0);
-  });
-})();
+  ecars.watchScrollable(".results, .inline-group fieldset.module, #content-main .module, #content-main table");
+})(window.ecars);

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from accounts.models import User
 from demo.world import DEMO_USER_EMAIL
 from evaluation.models import SelfEvaluation
-from tests.e2e.conftest import assert_page_is_healthy, log_in
+from tests.e2e.conftest import assert_page_is_healthy, log_in, tab_until
 
 
 PASSWORD = "Demo-e-CARS-2026!"
@@ -134,22 +134,28 @@ def test_closing_a_complete_self_evaluation(page, demo_user):
     assert_page_is_healthy(page)
 
 
-def tab_until(page, predicate: str, *, most: int) -> int:
-    """Press Tab until `predicate` (JavaScript on document.activeElement, `element`) holds; the presses it took."""
-    for presses in range(1, most + 1):
-        page.keyboard.press("Tab")
-        if page.evaluate(f"(element => {predicate})(document.activeElement)"):
-            return presses
-    raise AssertionError(f"{predicate} : pas atteint en {most} appuis sur Tab")
+def test_the_establishment_journey_with_the_keyboard_alone(page, demo_user):
+    """Log in, reach a question, answer it, reach its file chooser, then close the self-evaluation: Tab, Enter,
+    Space and the arrows only, the focus visible at each step and moved to each message."""
+    from evaluation.models import IndicatorValue  # noqa: PLC0415
 
-
-def test_a_question_is_answered_and_its_file_chooser_reached_with_the_keyboard_alone(page, demo_user):
-    log_in(page, demo_user, PASSWORD)
-    page.goto("/")
-    page.get_by_role("link", name="380780080 - CHU DE GRENOBLE ALPES").click()
-    page.get_by_role("link", name="CAQES TEST").click()
-    page.get_by_role("link", name="Saisir les indicateurs").click()
-    page.locator("#q-2-1-1-a").get_by_role("link").click()
+    # Every other question is already answered: this one is the last before closing.
+    IndicatorValue.objects.filter(
+        self_evaluation__contract__name="CAQES TEST", indicator__filled_by="etablissement"
+    ).exclude(indicator__code="2.1.1.a").update(value="1")
+    page.goto("/accounts/login/")
+    tab_until(page, "element.name === 'login'", most=20)
+    page.keyboard.type(demo_user)
+    tab_until(page, "element.name === 'password'", most=3)
+    page.keyboard.type(PASSWORD)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Gestion des Contrats")
+    follow_with_keyboard(page, "380780080 - CHU DE GRENOBLE ALPES")
+    follow_with_keyboard(page, "CAQES TEST")
+    follow_with_keyboard(page, "Saisir les indicateurs")
+    expect(page.get_by_text("Pourcentage de remplissage : 95 %")).to_be_visible()
+    follow_with_keyboard(page, "2.1.1.a", most=120, exact=False)
     page.goto(page.url.split("#")[0])  # from the top of the page, not from the anchor the tree's link aims at
 
     # The skip links come first: « Question », then the answer, in a few presses rather than past the whole tree.
@@ -157,8 +163,7 @@ def test_a_question_is_answered_and_its_file_chooser_reached_with_the_keyboard_a
     page.keyboard.press("Enter")
     presses = tab_until(page, "element.id === 'realise-oui' || element.name === 'value'", most=15)
     assert presses <= 15
-    # Visible focus: DSFR's outline on the focused control.
-    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
+    assert_focus_is_visible(page)
     if page.evaluate("document.activeElement.id") != "realise-oui":
         page.keyboard.press("ArrowDown")  # the radio group: arrows choose, as in any browser
     page.keyboard.press("Space")
@@ -172,11 +177,40 @@ def test_a_question_is_answered_and_its_file_chooser_reached_with_the_keyboard_a
     expect(page.locator("#q-2-1-1-a .fr-sr-only")).to_have_text("Pastille verte, saisie :")
     dot = "getComputedStyle(document.querySelector('#q-2-1-1-a .ecars-dot'), '::before').content"
     assert page.evaluate(dot) == '"✓"'
+    # The fill percentage is a progress bar named by its label.
+    expect(page.get_by_role("progressbar", name=re.compile("Pourcentage de remplissage"))).to_have_attribute(
+        "value", "100"
+    )
 
-    # « Documents de l'indicateur »: from the top of the page, the skip link then the file chooser.
+    # « Documents de l'indicateur »: from the top of the question's page, the skip link then the file chooser.
+    follow_with_keyboard(page, "2.1.1.a", most=120, exact=False)
     page.goto(page.url.split("#")[0])
     tab_until(page, 'element.textContent.trim() === "Documents de l\'indicateur"', most=4)
     page.keyboard.press("Enter")
     presses = tab_until(page, "element.type === 'file'", most=6)
     assert presses <= 6
     assert_page_is_healthy(page)
+
+    # Closing: the contract's page, « Clore la saisie », its button; the message takes the focus.
+    follow_with_keyboard(page, "Retour au contrat")
+    follow_with_keyboard(page, "Clore la saisie")
+    tab_until(page, "element.tagName === 'BUTTON' && element.textContent.trim() === 'Clore la saisie'", most=80)
+    assert_focus_is_visible(page)
+    page.keyboard.press("Enter")
+    expect(page.get_by_text(re.compile("La saisie est close"))).to_be_visible()
+    assert page.evaluate("document.activeElement.hasAttribute('data-messages')")
+    expect(page.locator(".ecars-state-banner__title")).to_have_text("Consultation")
+
+
+def assert_focus_is_visible(page):
+    """DSFR's outline on the focused element."""
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
+
+
+def follow_with_keyboard(page, text: str, *, most: int = 60, exact: bool = True):
+    """Tab to the link `text` (or a link containing it), its focus visible, and follow it with Enter."""
+    test = "element.textContent.trim() === text" if exact else "element.textContent.includes(text)"
+    tab_until(page, f"element.tagName === 'A' && ((text) => {test})({text!r})", most=most)
+    assert_focus_is_visible(page)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")

@@ -52,7 +52,12 @@ from tests.evaluation.factories import CampaignFactory, IndicatorValueFactory, N
 from tests.s3 import _terminate_with_parent
 
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow_subprocess]
+# One process of the suite runs the whole module (pytest-xdist): its portal and Redis database are shared by its tests.
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.slow_subprocess,
+    pytest.mark.xdist_group("scale_out"),
+]
 
 s3_server = conftest_s3.s3_server
 
