@@ -12,9 +12,10 @@ PORT ?= 8000
 DEMO_PASSWORD ?= Demo-e-CARS-2026!
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/ecars
 CHROMIUM ?= /usr/bin/chromium
-# The suite runs on one process per core (at most 4: each browser test drives its own chromium), each test where a
-# process is free, except those marked xdist_group (one process for the group). PYTEST_ARGS= runs it on one process.
-PYTEST_ARGS ?= --numprocesses=auto --maxprocesses=4 --dist=loadgroup
+# The suite runs on one process per core (at most 4: each browser test drives its own chromium); a process that has
+# finished its share takes tests from the others' (worksteal: the long browser walks do not end up on one process).
+# PYTEST_ARGS= runs it on one process.
+PYTEST_ARGS ?= --numprocesses=auto --maxprocesses=4 --dist=worksteal
 
 .PHONY: help demo test quality check-deploy fix bench bench-campaign bench-deadline venv venv-runtime system-packages browser antivirus check-postgres migrate worker
 

@@ -8,6 +8,7 @@ import collections
 import io
 import os
 import re
+import shutil
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -155,6 +156,8 @@ def assert_page_is_healthy(page):
     the screenshots saved under the test's name (SCREENSHOTS/<test>/<n>-<path>-<width>.png)."""
     test = re.sub(r"[^A-Za-z0-9_]+", "-", os.environ.get("PYTEST_CURRENT_TEST", "test").split(" ")[0].split("::")[-1])
     _screenshots[test] += 1
+    if _screenshots[test] == 1:  # the test's screenshots of an earlier run are replaced, not mixed with these
+        shutil.rmtree(SCREENSHOTS / test, ignore_errors=True)
     path = re.sub(r"[^a-z0-9]+", "-", urlsplit(page.url).path.lower()).strip("-") or "accueil"
     problems = page_problems(page, f"{test}/{_screenshots[test]:02d}-{path}")
     assert problems == [], f"Accessibilité ({page.url}) :\n" + "\n".join(problems)

@@ -6,11 +6,12 @@ saves screenshots. Then, for an agent, each admin action of each list on its fir
 (a form to confirm, never confirmed)."""
 
 import re
+import shutil
 from urllib.parse import urlsplit
 
 from playwright.sync_api import Error as PlaywrightError
 
-from tests.e2e.conftest import page_problems
+from tests.e2e.conftest import SCREENSHOTS, page_problems
 
 
 # Not pages: leaving the session, files, and the forms' own targets reached by links in the admin.
@@ -33,6 +34,7 @@ class Walk:
     def __init__(self, page, persona: str, *, limit: int):
         self.page = page
         self.persona = persona
+        shutil.rmtree(SCREENSHOTS / persona, ignore_errors=True)  # an earlier run's screenshots of this walk
         self.limit = limit
         self.seen: set[str] = set()
         self.visited: list[str] = []

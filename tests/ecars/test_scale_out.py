@@ -52,16 +52,12 @@ from tests.evaluation.factories import CampaignFactory, IndicatorValueFactory, N
 from tests.s3 import _terminate_with_parent
 
 
-# One process of the suite runs the whole module (pytest-xdist): its portal and Redis database are shared by its tests.
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.slow_subprocess,
-    pytest.mark.xdist_group("scale_out"),
-]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow_subprocess]
 
 s3_server = conftest_s3.s3_server
 
-REDIS_URL = "redis://127.0.0.1:6379/12"
+# Databases 12 to 15: one per process of the suite (pytest-xdist's gw0…gw3), which may each start this module's portal.
+REDIS_URL = f"redis://127.0.0.1:6379/{12 + int(os.environ.get('PYTEST_XDIST_WORKER', 'gw0').removeprefix('gw'))}"
 HOST = "ecars.localhost"  # the public name, the same whichever process answers
 ORIGIN = f"https://{HOST}"
 PASSWORD = "Mise-a-l-echelle-2026!"
