@@ -31,9 +31,12 @@ def shape(url: str) -> str:
 class Walk:
     """Follows the links from the start pages; records each page's problems instead of stopping at the first."""
 
-    def __init__(self, page, persona: str, *, limit: int):
+    def __init__(self, page, persona: str, *, limit: int, checks=None):
+        """`checks(path)`, if given, says which pages to check: a part of the site, checked apart from the rest. The
+        walk still goes through the others for their links, so that every part is reached as from the whole."""
         self.page = page
         self.persona = persona
+        self.checks = checks
         shutil.rmtree(SCREENSHOTS / persona, ignore_errors=True)  # an earlier run's screenshots of this walk
         self.limit = limit
         self.seen: set[str] = set()
@@ -96,7 +99,8 @@ class Walk:
             raise
         if response is None or "text/html" not in (response.headers.get("content-type") or ""):
             return []
-        self.check(re.sub(r"[^a-z0-9]+", "-", shape(url).lower()).strip("-") or "accueil")
+        if self.checks is None or self.checks(urlsplit(page.url).path):
+            self.check(re.sub(r"[^a-z0-9]+", "-", shape(url).lower()).strip("-") or "accueil")
         origin = urlsplit(page.url)
         links = page.eval_on_selector_all("a[href]", "elements => elements.map(element => element.href)")
         found = []
