@@ -43,23 +43,14 @@
     document.querySelectorAll("select.admin-autocomplete").forEach(nameAutocomplete);
   }
 
-  // The errors first, then the first field in error, then the messages. After the load: the browser's own move to
-  // the address's anchor comes first (#content-start, the skip link's, stays in the address after a form's
-  // redirect, and focuses the main block).
-  function focusFirst() {
+  // The errors first, then the first field in error, then the messages.
+  ecars.afterLoad(function () {
     ecars.focusFirst(document, [
       "#content .errornote, #content .errorlist.nonfield",
       "#content .errors input, #content .errors select, #content .errors textarea, #content [aria-invalid=true]",
       ".messagelist",
     ]);
-  }
-  if (document.readyState === "complete") {
-    focusFirst();
-  } else {
-    window.addEventListener("load", function () {
-      window.requestAnimationFrame(focusFirst);
-    });
-  }
+  });
 
   var jQuery = window.django && window.django.jQuery;
   if (jQuery) {

@@ -16,13 +16,6 @@
     }
   }
 
-  // After the load: the browser's own move to the address's anchor (#question) comes first.
-  if (document.readyState === "complete") {
-    focusFirst();
-  } else {
-    window.addEventListener("load", function () {
-      window.requestAnimationFrame(focusFirst);
-    });
-  }
+  ecars.afterLoad(focusFirst);
   ecars.watchScrollable(".fr-table__container, .ecars-scroll");
 })(window.ecars);

@@ -21,6 +21,18 @@ window.ecars = window.ecars || {};
     target.focus({ preventScroll: Boolean(window.location.hash) });
   };
 
+  // `focus` runs once the page has loaded, after the browser's own move to the address's anchor (#question on the
+  // portal; the admin's #content-start, which stays in the address across a form's redirect, focuses its main block).
+  ecars.afterLoad = function (focus) {
+    if (document.readyState === "complete") {
+      focus();
+    } else {
+      window.addEventListener("load", function () {
+        window.requestAnimationFrame(focus);
+      });
+    }
+  };
+
   // A block wider than the page scrolls inside itself (WCAG 1.4.10): it then takes the keyboard focus, so that the
   // arrows scroll it, and is named as a region (WCAG 2.1.1, axe « scrollable-region-focusable »): « Tableau
   // défilant » and its table's caption or its section's title. Marked again after each resize: a block that scrolls

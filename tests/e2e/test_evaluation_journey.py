@@ -399,6 +399,6 @@ def test_an_evaluator_decides_a_question_with_the_keyboard_alone(page, demo):
 
     expect(page.get_by_text(f"{code} : décision enregistrée.")).to_be_visible()
     # The message takes the focus (static/js/admin.js), so that a screen reader reads it.
-    page.wait_for_function("document.activeElement.classList.contains('messagelist')", timeout=5_000)
+    expect(page.locator(".messagelist")).to_be_focused()
     assert Decision.objects.filter(value__indicator__code=code, body="ars").exists()
     assert_page_is_healthy(page)

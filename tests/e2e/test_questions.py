@@ -173,7 +173,7 @@ def test_the_establishment_journey_with_the_keyboard_alone(page, demo_user):
 
     # The message takes the focus, so that a screen reader reads it; the dot says « saisie » in words too.
     expect(page.get_by_text("Réponse enregistrée.")).to_be_visible()
-    page.wait_for_function("document.activeElement.hasAttribute('data-messages')", timeout=5_000)
+    expect(page.locator("[data-messages]")).to_be_focused()
     expect(page.locator("#q-2-1-1-a .fr-sr-only")).to_have_text("Pastille verte, saisie :")
     dot = "getComputedStyle(document.querySelector('#q-2-1-1-a .ecars-dot'), '::before').content"
     assert page.evaluate(dot) == '"✓"'
@@ -198,7 +198,7 @@ def test_the_establishment_journey_with_the_keyboard_alone(page, demo_user):
     assert_focus_is_visible(page)
     page.keyboard.press("Enter")
     expect(page.get_by_text(re.compile("La saisie est close"))).to_be_visible()
-    page.wait_for_function("document.activeElement.hasAttribute('data-messages')", timeout=5_000)
+    expect(page.locator("[data-messages]")).to_be_focused()
     expect(page.locator(".ecars-state-banner__title")).to_have_text("Consultation")
 
 

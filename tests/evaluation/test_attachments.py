@@ -239,15 +239,22 @@ def test_uploads_are_parsed_by_chunks_of_one_mebibyte(rf, settings):
     assert request.FILES["documents"].read() == content
 
 
+def spool(name: str, chunks):
+    """The file SizeCappedTemporaryFileUploadHandler spools from `chunks`, received one after the other."""
+    handler = SizeCappedTemporaryFileUploadHandler()
+    handler.new_file("documents", name, "application/pdf", None)
+    received = 0
+    for chunk in chunks:
+        handler.receive_data_chunk(chunk, received)
+        received += len(chunk)
+    return handler.file_complete(received)
+
+
 def test_a_huge_upload_is_not_written_beyond_the_limit(tmp_path, settings):
     """The upload handler keeps at most 20 Mo + 1 byte on disk, and reports the size received."""
     settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path)
-    handler = SizeCappedTemporaryFileUploadHandler()
-    handler.new_file("documents", "enorme.pdf", "application/pdf", None)
     chunk = bytes(1024 * 1024)
-    for start in range(0, 30 * len(chunk), len(chunk)):
-        handler.receive_data_chunk(chunk, start)
-    uploaded = handler.file_complete(30 * len(chunk))
+    uploaded = spool("enorme.pdf", [chunk] * 30)
     try:
         assert uploaded.size == 30 * len(chunk)
         assert [path.stat().st_size for path in tmp_path.iterdir()] == [MAX_SIZE + 1]
@@ -260,11 +267,8 @@ def test_a_spooled_upload_is_hashed_as_it_arrives_and_validation_trusts_that_dig
     ends for it (a PDF), and finds the digest, the size and the « %%EOF » of the whole file."""
     settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path)
     content = PDF[:-6] + os.urandom(3 * 1024 * 1024) + PDF[-6:]
-    handler = SizeCappedTemporaryFileUploadHandler()
-    handler.new_file("documents", "rapport.pdf", "application/pdf", None)
-    for start in range(0, len(content), 1024 * 1024):
-        handler.receive_data_chunk(content[start : start + 1024 * 1024], start)
-    uploaded = handler.file_complete(len(content))
+    mib = 1024 * 1024
+    uploaded = spool("rapport.pdf", [content[start : start + mib] for start in range(0, len(content), mib)])
     try:
         assert uploaded.received_sha256 == hashlib.sha256(content).hexdigest()
         validated = validate_upload(uploaded)
@@ -276,12 +280,7 @@ def test_a_spooled_upload_is_hashed_as_it_arrives_and_validation_trusts_that_dig
 
 def test_a_file_too_large_has_no_received_digest_and_is_refused(tmp_path, settings):
     settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path)
-    handler = SizeCappedTemporaryFileUploadHandler()
-    handler.new_file("documents", "enorme.pdf", "application/pdf", None)
-    chunk = bytes(1024 * 1024)
-    for start in range(0, 21 * len(chunk), len(chunk)):
-        handler.receive_data_chunk(chunk, start)
-    uploaded = handler.file_complete(21 * len(chunk))
+    uploaded = spool("enorme.pdf", [bytes(1024 * 1024)] * 21)
     try:
         assert not hasattr(uploaded, "received_sha256")
         with pytest.raises(UploadRefused, match="20 Mo"):
