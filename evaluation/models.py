@@ -3,7 +3,7 @@ import uuid
 from functools import cached_property
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import connections, models, transaction
 
 from documents.models import documents_storage
 from evaluation.enums import (
@@ -213,6 +213,21 @@ class Campaign(models.Model):
         )
 
 
+def _instance_from_row(model, row, offset, db):
+    """The `model` instance whose concrete fields' columns are `row[offset:]`, and the offset past them: what
+    Django's iterables do with a row, the backend's and the fields' converters applied (SQLite's dates and
+    UUIDs, a JSON column's text)."""
+    connection = connections[db]
+    fields = model._meta.concrete_fields
+    values = []
+    for field, value in zip(fields, row[offset : offset + len(fields)], strict=True):
+        column = field.get_col(model._meta.db_table)
+        for converter in connection.ops.get_db_converters(column) + column.get_db_converters(connection):
+            value = converter(value, column, connection)
+        values.append(value)
+    return model.from_db(db, [field.attname for field in fields], values), offset + len(fields)
+
+
 class SelfEvaluationQuerySet(models.QuerySet):
     def for_user(self, user):
         """The self-evaluations of the contracts a user may see (`EntiteJuridique.objects.for_user`'s rule, as
@@ -230,6 +245,54 @@ class SelfEvaluationQuerySet(models.QuerySet):
         return self.filter(contract__ej__memberships__user=user).annotate(
             member_role=models.F("contract__ej__memberships__role")
         )
+
+    def locked_for_member(self, public_id, user):
+        """The self-evaluation of public id `public_id` if `user`, an establishment member, may see it, its row
+        locked until the transaction ends (SELECT … FOR UPDATE OF the self-evaluation only), with its campaign, the
+        campaign's referential, its contract and the contract's EJ, and `member_role`; None otherwise.
+
+        `for_user(user).select_related("campaign__referential", "contract__ej").select_for_update(of=("self",))`,
+        written in SQL because every save starts with it and Django's building and compiling of that five-table
+        query cost 1.3 ms against 0.3 ms for the same statement run here (a save's budget is 6 ms). The rule is
+        `for_user`'s for a member (tests/evaluation/test_locked_lookup.py compares both for every kind of user).
+        """
+        from contracts.models import Contract, EntiteJuridique, Membership
+
+        chain = ((self.model, "se"), (Campaign, "campaign"), (Referential, "referential"), (Contract, "contract"))
+        chain += ((EntiteJuridique, "ej"),)
+        columns = ", ".join(
+            f'{alias}."{field.column}"' for model, alias in chain for field in model._meta.concrete_fields
+        )
+        table = {alias: model._meta.db_table for model, alias in chain}
+        public_id_field = self.model._meta.get_field("public_id")
+        with connections[self.db].cursor() as cursor:
+            cursor.execute(
+                f'SELECT {columns}, membership."role" FROM "{table["se"]}" se '  # noqa: S608 - names from the models
+                f'JOIN "{table["campaign"]}" campaign ON campaign."id" = se."campaign_id" '
+                f'JOIN "{table["referential"]}" referential ON referential."id" = campaign."referential_id" '
+                f'JOIN "{table["contract"]}" contract ON contract."id" = se."contract_id" '
+                f'JOIN "{table["ej"]}" ej ON ej."id" = contract."ej_id" '
+                f'JOIN "{Membership._meta.db_table}" membership '
+                'ON membership."ej_id" = ej."id" AND membership."user_id" = %s '
+                'WHERE se."public_id" = %s'
+                # SQLite (the demo) has no row locks: its writes lock the whole database.
+                + (" FOR UPDATE OF se" if cursor.db.features.has_select_for_update_of else ""),
+                [user.pk, public_id_field.get_db_prep_value(public_id_field.to_python(public_id), cursor.db)],
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        instances, offset = [], 0
+        for model, _alias in chain:
+            instance, offset = _instance_from_row(model, row, offset, self.db)
+            instances.append(instance)
+        found, campaign, referential, contract, ej = instances
+        Campaign.referential.field.set_cached_value(campaign, referential)
+        self.model.campaign.field.set_cached_value(found, campaign)
+        Contract.ej.field.set_cached_value(contract, ej)
+        self.model.contract.field.set_cached_value(found, contract)
+        found.member_role = row[offset]
+        return found
 
     def latest_first(self):
         """The current self-evaluation of a contract is the one of its latest campaign."""
@@ -412,10 +475,12 @@ class IndicatorValueQuerySet(models.QuerySet):
             params = [et_finess]
         else:
             condition, params = 'value."etablissement_id" IS NULL', []
+        # SQLite (the demo) has no row locks: its writes lock the whole database.
+        lock = " FOR UPDATE" if connections[self.db].features.has_select_for_update else ""
         found = list(
             self.raw(
                 f'SELECT {columns} FROM "{self.model._meta.db_table}" value '  # noqa: S608 - names from the model
-                f'WHERE value."self_evaluation_id" = %s AND value."indicator_id" = %s AND {condition} FOR UPDATE',
+                f'WHERE value."self_evaluation_id" = %s AND value."indicator_id" = %s AND {condition}{lock}',
                 [self_evaluation_id, indicator_id, *params],
             )
         )

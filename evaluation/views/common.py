@@ -13,7 +13,15 @@ def get_self_evaluation_for_user(request, self_evaluation, *, lock: bool = False
     """The self-evaluation of public id `self_evaluation` if the user may see it, with the user's role in its EJ
     (`evaluation.perms.abilities_for` then asks no query); 404 otherwise. With `lock`, its row is locked until
     the request's transaction ends, as the services' writes lock it (`evaluation.services.lock_for_writing`)."""
-    if lock:  # a write: what the services read (the pages' other rows, on a refusal only, come when asked)
+    user = request.user
+    if lock and user.is_active and not user.is_superuser and not user.is_agency_staff:
+        # An establishment's save: what the services read (the pages' other rows, on a refusal only, come when asked)
+        found = SelfEvaluation.objects.locked_for_member(self_evaluation, user)
+        if found is None:
+            raise Http404("Pas d'auto-évaluation de cet identifiant pour vous.")
+        found.read_for_user_id = user.pk
+        return found
+    if lock:
         queryset = SelfEvaluation.objects.for_user(request.user).select_related(
             "campaign__referential", "contract__ej"
         )

@@ -275,6 +275,48 @@ def test_the_readme_demo_path_works_on_a_fresh_sqlite_database(tmp_path: Path):
     )
     assert f"{DEMO_USER_EMAIL} / {PASSWORD}" in result.stdout
     assert any(path.is_file() for path in (tmp_path / "documents").rglob("*"))
+    # The demo's user answers a question there: the save's locked reads are PostgreSQL's FOR UPDATE, which
+    # SQLite does not know (a save answered 500 on the demo before).
+    saved = subprocess.run(
+        [*manage, "shell", "-c", SQLITE_SAVE],
+        # DEBUG: the static files' unhashed names (`make demo` runs collectstatic, not needed for this).
+        env={**env, "DEBUG": "1", "DEMO_USER_EMAIL": DEMO_USER_EMAIL},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert saved.returncode == 0, saved.stderr[-3000:]
+    assert saved.stdout.splitlines()[-1] == "302 200 Réponse enregistrée. 1"
+
+
+# Run by `manage.py shell -c` on the demo's SQLite database: the tree, a question, its save, the page after.
+SQLITE_SAVE = """
+import os
+from django.test import Client
+from django.urls import reverse
+from accounts.models import User
+from evaluation.models import IndicatorValue
+
+user = User.objects.get(email=os.environ["DEMO_USER_EMAIL"])
+User.objects.filter(pk=user.pk).update(password_must_change=False)
+value = IndicatorValue.objects.filter(
+    self_evaluation__contract__ej__memberships__user=user,
+    self_evaluation__state="auto_evaluation",
+    indicator__value_type="oui_non",
+    etablissement__isnull=True,
+).select_related("self_evaluation", "indicator").first()
+client = Client(HTTP_HOST="localhost")
+client.force_login(user)
+public_id = value.self_evaluation.public_id
+assert client.get(reverse("evaluation:indicators", args=[public_id])).status_code == 200
+url = reverse("evaluation:question", args=[public_id, value.indicator.code])
+saved = client.post(url, {"version": value.version, "value": "1", "comment": ""})
+page = client.get(saved["Location"])
+message = "Réponse enregistrée." if "Réponse enregistrée." in page.text else "pas de message"
+value.refresh_from_db()
+print(saved.status_code, page.status_code, message, value.value)
+"""
 
 
 def test_seed_demo_refuses_a_database_with_real_accounts():
