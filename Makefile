@@ -17,7 +17,7 @@ CHROMIUM ?= /usr/bin/chromium
 # PYTEST_ARGS= runs it on one process.
 PYTEST_ARGS ?= --numprocesses=auto --maxprocesses=4 --dist=worksteal
 
-.PHONY: help demo test quality check-deploy fix bench bench-campaign bench-deadline venv venv-runtime system-packages browser antivirus check-postgres migrate worker
+.PHONY: help demo test drills quality check-deploy fix bench bench-campaign bench-deadline bench-audit venv venv-runtime system-packages browser antivirus check-postgres migrate worker
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ demo: venv-runtime system-packages ## Install and run the portal with the demo w
 test: venv system-packages browser antivirus check-postgres ## Install and run the whole test suite (PostgreSQL, browser tests included)
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} ECARS_CHROMIUM=$(CHROMIUM) $(VENV)/bin/pytest $(PYTEST_ARGS)
 
+drills: venv system-packages check-postgres ## The fault drills alone (tests/drills, also in `make test`): PostgreSQL cut, S3 stopped… (DRILL_DATABASE_CUT=20: the issue's 20 s cut)
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(VENV)/bin/pytest -p no:randomly -n 0 tests/drills
+
 quality: venv ## Lint, format check, the apps' layers and missing migrations
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -75,6 +78,9 @@ bench-campaign: venv system-packages check-postgres ## Measure the national oper
 
 bench-deadline: venv system-packages check-postgres ## Load-test deadline day with Locust behind gunicorn, 3 interleaved rounds (bench/deadline_day/run.py; 30 minutes)
 	$(PY) bench/deadline_day/run.py
+
+bench-audit: venv check-postgres ## Measure the audit trail's hash chain: 8 concurrent writers on distinct EJ chains and on one chain, against plain inserts (about a minute)
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/ecars_bench} $(PY) bench/audit_chain.py
 
 migrate: venv-runtime ## Apply the database migrations (DATABASE_URL)
 	$(PY) manage.py migrate

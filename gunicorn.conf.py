@@ -23,7 +23,9 @@ max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", 50_000))
 max_requests_jitter = max_requests // 10
 # Only the proxy may tell us the client's scheme and address.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
-accesslog = "-"
+# The portal writes its own access line, in JSON, with the request id, the user and the EJ (ecars/lib/logs.py):
+# gunicorn's, in another format and with the query string (which may carry a code), only on demand.
+accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 # The request id (X-Request-ID, set by the portal or the proxy) ties a line to the audit trail's events.
 access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(L)ss id=%({x-request-id}o)s'
 errorlog = "-"

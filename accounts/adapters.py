@@ -1,3 +1,5 @@
+import time
+
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core import context as allauth_context
 from allauth.core.internal import ratelimit
@@ -11,6 +13,7 @@ from audit.security import record_bounded_event
 from audit.services import record_event
 from ecars.emails import queue_message
 from ecars.lib.http import client_ip, request_context
+from ecars.lib.logs import log_throttled
 
 
 # Not the login's message (« Renouveler le mot de passe » is not on these pages), the same limits.
@@ -42,7 +45,10 @@ class AccountAdapter(DefaultAccountAdapter):
         message = self.render_mail(template_prefix, email, context)
         # Codes are secrets: they never rest in clear in the task table. (The renewal code is not sent
         # from here: accounts.reset_code sends it from the worker, and audits it there.)
-        queue_message(message, sensitive="code" in context)
+        # A code (the new address's, 10 minutes like the renewal's) is not sent once expired in the queue.
+        code = "code" in context
+        expires_at = time.time() + settings.ACCOUNT_PASSWORD_RESET_BY_CODE_TIMEOUT if code else None
+        queue_message(message, sensitive=code, expires_at=expires_at)
 
     def reauthenticate(self, user, password):
         """Check the current password of a signed-in user, throttled and audited like the login.
@@ -60,6 +66,7 @@ class AccountAdapter(DefaultAccountAdapter):
         if not usage:
             # Audited like a throttled login: one row per client address and minute, the rest counted.
             ip = client_ip(request)
+            log_throttled("reauthenticate", ip=ip, user=user)
             record_bounded_event(
                 EventType.LOGIN_THROTTLED,
                 key=(ip, "reauthenticate"),
@@ -88,10 +95,12 @@ class AccountAdapter(DefaultAccountAdapter):
             # others counted in the cache and reported by the next row (issue 9, item 11).
             login = credentials.get("email", "")
             ip = client_ip(request)
+            actor = User.objects.filter(email__iexact=login).first()
+            log_throttled("login", ip=ip, user=actor)
             record_bounded_event(
                 EventType.LOGIN_THROTTLED,
                 key=(ip, "login_failed"),
-                actor=User.objects.filter(email__iexact=login).first(),
+                actor=actor,
                 context=request_context(request),
                 data={"email": login, "action": "login"},
             )

@@ -12,6 +12,7 @@ from accounts.reset_code import ResetCodeProcess
 from audit.enums import EventType
 from audit.security import record_bounded_event
 from ecars.lib.http import client_ip, request_context
+from ecars.lib.logs import log_throttled
 
 
 # Longer input is refused before any hashing or validation, so that a huge "password" costs
@@ -204,6 +205,7 @@ class MFAReauthenticateForm(mfa_forms.ReauthenticateForm):
             if error.code != "too_many_login_attempts":
                 raise
             ip = client_ip(allauth_context.request)
+            log_throttled("mfa_reauthenticate", ip=ip, user=self.user)
             record_bounded_event(
                 EventType.LOGIN_THROTTLED,
                 key=(ip, "mfa_reauthenticate"),

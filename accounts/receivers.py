@@ -36,6 +36,7 @@ def _session_kept(request, user):
 
 
 @receiver(account_signals.password_changed)
+@receiver(account_signals.password_set)  # allauth's « set a password » (an account without one)
 def on_password_changed(sender, request, user, **kwargs):
     password_was_changed(
         user,
@@ -52,6 +53,18 @@ def on_password_reset(sender, request, user, **kwargs):
         context=request_context(request),
         keep_session_key=_session_kept(request, user),
         event=EventType.PASSWORD_RESET,
+    )
+
+
+@receiver(account_signals.email_confirmed)
+def on_email_confirmed(sender, request, email_address, **kwargs):
+    """allauth's confirmation link of an address (verification is off, but the page exists): the address becomes
+    verified, and primary, in the request's transaction."""
+    record_event(
+        EventType.EMAIL_CONFIRMED,
+        actor=email_address.user,
+        context=request_context(request),
+        data={"email": email_address.email},
     )
 
 
@@ -73,10 +86,7 @@ def keep_the_address_row(sender, instance, created, update_fields, raw, **kwargs
     sync_email_address(instance)
 
 
-@receiver(mfa_signals.authenticator_added)
-def on_authenticator_added(sender, request, user, authenticator, **kwargs):
-    if authenticator.type == Authenticator.Type.TOTP:
-        record_event(EventType.TOTP_ACTIVATED, actor=user, context=request_context(request))
+# TOTP_ACTIVATED is recorded by accounts.views.mfa: allauth's « authenticator added » signal comes after the commit.
 
 
 @receiver(mfa_signals.authenticator_removed)

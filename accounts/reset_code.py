@@ -16,6 +16,7 @@ for the rest of the flow.
 """
 
 import json
+import time
 
 from allauth.account import signals
 from allauth.account.adapter import get_adapter
@@ -32,7 +33,7 @@ from django_tasks import task
 from accounts.models import User
 from audit.enums import EventType
 from audit.services import record_event
-from ecars.emails import seal, unseal
+from ecars.emails import deliver, expired, seal, unseal
 from ecars.lib.http import RequestContext, request_context
 
 
@@ -84,6 +85,8 @@ class ResetCodeProcess(PasswordResetVerificationProcess):
                     "code": self.code,
                     "ip": context.ip_address,
                     "request_id": context.request_id,
+                    # Queued while SMTP is down, the code is not sent once it can no longer be used.
+                    "expires_at": time.time() + settings.ACCOUNT_PASSWORD_RESET_BY_CODE_TIMEOUT,
                 }
             )
         )
@@ -113,8 +116,13 @@ class ResetCodeProcess(PasswordResetVerificationProcess):
 
 @task()
 def send_reset_code(payload: str) -> None:
-    """In the worker: send the code to the account of the address, if there is one; nothing otherwise."""
+    """In the worker: send the code to the account of the address, if there is one; nothing otherwise.
+
+    Not sent once expired (it waited in the queue while SMTP was down); queued again if SMTP cannot take it now.
+    """
     data = json.loads(unseal(payload))
+    if expired(data.get("expires_at")):
+        return
     user = account_for(data["email"])
     if user is None:
         return
@@ -122,7 +130,15 @@ def send_reset_code(payload: str) -> None:
     context = {"SITE_URL": settings.SITE_URL, "email": data["email"], "user": user, "code": data["code"]}
     # To the address on record: the code proves control of that mailbox.
     message = adapter.render_mail(TEMPLATE_PREFIX, user.email, context)
-    message.send()
+    if "queued_at" not in data:
+        data["queued_at"] = time.time()
+        payload = seal(json.dumps(data))
+    if not deliver(
+        message,
+        queued_at=data["queued_at"],
+        retry=lambda run_after: send_reset_code.using(run_after=run_after).enqueue(payload),
+    ):
+        return
     record_event(
         EventType.RESET_CODE_SENT,
         actor=user,

@@ -117,6 +117,17 @@ def update_account(user: User, *, before: dict, acting_user: User, context: Requ
 
 
 @transaction.atomic
+def update_profile(user: User, *, before: dict, context: RequestContext | None = None) -> User:
+    """Save the identity `user` maintains themselves (« Mon compte »); `before` holds the old values of the
+    changed fields. Audited (old → new) when something changed."""
+    changes = {name: [old, getattr(user, name)] for name, old in before.items() if old != getattr(user, name)}
+    if changes:
+        user.save(update_fields=list(changes))
+        record_event(EventType.PROFILE_CHANGED, actor=user, target=user, data={"changes": changes}, context=context)
+    return user
+
+
+@transaction.atomic
 def set_login_policy(
     renewal_cutoff: datetime.date | None, *, acting_user: User, context: RequestContext | None = None
 ) -> LoginPolicy:
@@ -136,6 +147,7 @@ def set_login_policy(
     record_event(
         EventType.LOGIN_POLICY_CHANGED,
         actor=acting_user,
+        target=policy,
         data={"renewal_cutoff": [old, renewal_cutoff]},
         context=context,
     )

@@ -14,12 +14,15 @@ class EventType(models.TextChoices):
     RESET_CODE_SENT = "auth.reset_code_sent", "code de vérification envoyé"
     RESET_CODE_REJECTED = "auth.reset_code_rejected", "code de vérification refusé"
     EMAIL_CHANGED = "auth.email_changed", "adresse de messagerie modifiée"
+    EMAIL_CONFIRMED = "auth.email_confirmed", "adresse de messagerie vérifiée"
     TOTP_ACTIVATED = "auth.totp_activated", "double authentification activée"
     TOTP_DEACTIVATED = "auth.totp_deactivated", "double authentification désactivée"
+    RECOVERY_CODES_GENERATED = "auth.recovery_codes_generated", "codes de secours renouvelés"
     INVITATION_SENT = "auth.invitation_sent", "invitation envoyée"
     INVITATION_ACCEPTED = "auth.invitation_accepted", "invitation acceptée"
     SESSION_ENDED = "auth.session_ended", "session terminée"
     ACCOUNT_CHANGED = "auth.account_changed", "compte modifié par un agent"
+    PROFILE_CHANGED = "auth.profile_changed", "identité modifiée par son titulaire"
     LOGIN_POLICY_CHANGED = "auth.login_policy_changed", "règles de connexion modifiées"
     ACCESS_REFUSED = "security.access_refused", "accès refusé"
     # Memberships and reference data
@@ -53,3 +56,4 @@ class EventType(models.TextChoices):
     DOCUMENT_INFECTED = "document.infected", "document infecté"
     # Operations
     COMMAND_RUN = "ops.command", "commande d'exploitation"
+    ADMIN_CHANGED = "ops.admin_changed", "objet ajouté, modifié ou supprimé dans l'administration"

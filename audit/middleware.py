@@ -3,26 +3,11 @@
 from audit.enums import EventType
 from audit.security import record_bounded_event, security_logger
 from ecars.lib.http import client_ip, request_context
+from ecars.lib.logs import log_safe, path_for_log
 from ecars.lib.url_objects import find_refused_object, registered
 
 
-# URL arguments that are secrets (links sent by e-mail): never written to a log.
-SECRET_URL_ARGUMENTS = {"key", "token", "uidb36"}
 REFUSED_STATUSES = {403, 404}
-
-
-def _log_safe(text: str) -> str:
-    """One log line per event, whatever the client put in the URL (no CR/LF injection)."""
-    return text.encode("unicode_escape").decode("ascii")
-
-
-def _path_for_log(request, match) -> str:
-    """The path, without the query string (it may carry codes) and with the segments holding a
-    secret argument masked."""
-    secrets = {str(value) for name, value in (match.kwargs if match else {}).items() if name in SECRET_URL_ARGUMENTS}
-    secrets.discard("")
-    segments = request.path.split("/")
-    return _log_safe("/".join("[secret]" if any(s in segment for s in secrets) else segment for segment in segments))
 
 
 class RefusedAccessMiddleware:
@@ -52,8 +37,8 @@ class RefusedAccessMiddleware:
         match = getattr(request, "resolver_match", None)
         refused = find_refused_object(user, match.kwargs) if match is not None and match.kwargs else None
         ip = client_ip(request)
-        path = _path_for_log(request, match)
-        method = _log_safe(request.method or "")
+        path = path_for_log(request, match)
+        method = log_safe(request.method or "")
         extra = {
             "user_id": user.pk,
             "user_public_id": str(user.public_id),

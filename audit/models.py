@@ -43,6 +43,11 @@ class AuditEvent(models.Model):
     object_id = models.CharField("identifiant de l'objet", max_length=64, blank=True)
     object_repr = models.CharField("objet", max_length=255, blank=True)
     data = models.JSONField("détails", default=dict, blank=True, encoder=DjangoJSONEncoder)
+    # The hash chain (audit/chain.py): written by audit.services.append_event, checked by verify_audit.
+    chain = models.CharField("chaîne", max_length=40, blank=True)
+    chain_index = models.PositiveBigIntegerField("rang dans la chaîne", null=True, blank=True)
+    previous_hash = models.CharField("empreinte de l'événement précédent", max_length=64, blank=True)
+    hash = models.CharField("empreinte", max_length=64, blank=True)
 
     class Meta:
         verbose_name = "événement d'audit"
@@ -52,6 +57,38 @@ class AuditEvent(models.Model):
             models.Index(fields=["event_type", "created_at"], name="audit_event_type_idx"),
             models.Index(fields=["object_type", "object_id"], name="audit_event_object_idx"),
         ]
+        constraints = [
+            # Two events at the same place of a chain would be a fork: refused by the database even if
+            # the head's lock were ever bypassed. Also the index verify_audit and audit_head read.
+            models.UniqueConstraint(fields=["chain", "chain_index"], name="audit_event_chain_position"),
+        ]
 
     def __str__(self):
         return f"{self.created_at:%d/%m/%Y %H:%M} — {self.get_event_type_display()}"
+
+
+class AuditChainHead(models.Model):
+    """The last event of each chain, locked (SELECT … FOR UPDATE) by every append to that chain.
+
+    The lock (taken by the UPDATE that appends, audit.services) is what keeps two concurrent transactions
+    from appending after the same event (a fork);
+    the row itself lets verify_audit notice that a chain's last events were removed. Unlike the events,
+    the heads are updated: the application's database role keeps UPDATE on this table.
+    """
+
+    chain = models.CharField("chaîne", max_length=40, primary_key=True)
+    length = models.PositiveBigIntegerField("nombre d'événements", default=0)
+    hash = models.CharField("empreinte du dernier événement", max_length=64)
+    # The hash the last event points to: the append's statement reads it back (audit.services).
+    previous_hash = models.CharField("empreinte de l'avant-dernier événement", max_length=64, blank=True)
+    # Not a foreign key: the head must name its last event even after someone removed it.
+    last_event_id = models.BigIntegerField("dernier événement", null=True)
+    last_created_at = models.DateTimeField("date du dernier événement", null=True)
+    last_event_type = models.CharField("type du dernier événement", max_length=50, blank=True)
+
+    class Meta:
+        verbose_name = "tête de chaîne d'audit"
+        verbose_name_plural = "têtes de chaîne d'audit"
+
+    def __str__(self):
+        return f"{self.chain} ({self.length})"

@@ -49,10 +49,32 @@ def _validate(uploaded_file, *, ej, acting_user, context) -> ValidatedUpload:
         raise
 
 
+# The storage could not keep the file (S3 down or timing out, disk full…): nothing is recorded, the user may retry.
+STORAGE_UNAVAILABLE = (
+    "le stockage des documents est temporairement indisponible, le fichier n'a pas été enregistré "
+    "(réessayez dans quelques minutes)"
+)
+
+
+class StorageUnavailable(Exception):
+    """The storage failed to keep a file; whatever it may have kept of it was removed."""
+
+
 def _store(uploaded_file) -> str:
-    """Write the object under a fresh random key (never the user's name) and return that key."""
+    """Write the object under a fresh random key (never the user's name) and return that key.
+
+    If the storage fails (S3 unreachable, a timeout, a full disk), whatever it may have kept under that key (the
+    start of a file on a full disk, an object whose acknowledgement was lost) is removed, and StorageUnavailable is
+    raised: the upload is refused with a clear message (SECURITY.md R5), no row, no orphan.
+    """
+    storage_key = random_storage_key(None, "")
     uploaded_file.seek(0)
-    return documents_storage().save(random_storage_key(None, ""), uploaded_file)
+    try:
+        return documents_storage().save(storage_key, uploaded_file)
+    except Exception as error:
+        logger.exception("Stockage des documents indisponible : dépôt refusé (clé %s).", storage_key)
+        _discard(storage_key)
+        raise StorageUnavailable(storage_key) from error
 
 
 def _discard(storage_key: str):
@@ -93,7 +115,10 @@ def upload_document(
     replayed = _replayed(acting_user, upload_token, validated)
     if replayed is not None:
         return replayed
-    storage_key = _store(uploaded_file)
+    try:
+        storage_key = _store(uploaded_file)
+    except StorageUnavailable as unavailable:
+        raise UploadRefused(validated.name, STORAGE_UNAVAILABLE, "storage_unavailable") from unavailable
     fields = {
         "ej": ej,
         "contract": contract,

@@ -27,6 +27,7 @@ from documents.names import contract_file_name
 from documents.perms import may_add_contract_documents, may_download
 from documents.validation import UploadRefused
 from ecars.lib.http import protect_user_file, request_context
+from ecars.lib.logs import note_ej
 
 
 logger = logging.getLogger(__name__)
@@ -34,7 +35,9 @@ logger = logging.getLogger(__name__)
 
 def _contract_for_user(request, contract) -> Contract:
     """The contract of public id `contract` if the user may see it; 404 otherwise (never 403)."""
-    return get_object_or_404(Contract.objects.for_user(request.user).select_related("ej"), public_id=contract)
+    found = get_object_or_404(Contract.objects.for_user(request.user).select_related("ej"), public_id=contract)
+    note_ej(request, found.ej)
+    return found
 
 
 # « Documents du contrat »
@@ -76,7 +79,7 @@ def contract_zip(request, contract):
     for more in hooks.contract_archive_entries.collect(contract):
         entries.extend(more)
     filename = contract_file_name("documents", contract, hooks.contract_year.first(contract), extension="zip")
-    return zip_response(entries, request.user, filename=filename)
+    return zip_response(request, entries, filename=filename)
 
 
 # Downloads
@@ -88,6 +91,7 @@ def download(request, document):
     document = get_object_or_404(
         Document.objects.for_user(request.user).select_related("ej__region"), public_id=document
     )
+    note_ej(request, document.ej)
     if not may_download(document, request.user):
         return render(
             request,

@@ -10,6 +10,8 @@
   deleted (or changed) from the admin, by anybody, superusers included.
 - `admin_page` and `describe_errors`: the admin's own pages (evaluation, imports, dashboard) made of plain
   functions, and their forms' errors tied to their inputs.
+- `admin_write`: the hook through which the audit app records what a model's admin pages add, change and delete
+  (audit/admin_writes.py), in the same transaction.
 """
 
 from django import forms
@@ -20,6 +22,12 @@ from django.db import models
 from django.http import Http404
 
 from ecars import privileges
+from ecars.lib.hooks import Hook
+
+
+# What is added, changed or deleted through a model's admin pages, in their transaction: the audit app records it
+# (audit/apps.py), once per object, unless the admin's service already audited that object in the same request.
+admin_write = Hook("admin_write")
 
 
 def scope_to_region(queryset, user, region_path: str | None):
@@ -74,6 +82,23 @@ class PrivilegedAdminMixin:
 
     def has_delete_permission(self, request, obj=None):
         return self.has_privilege(request, "delete") and super().has_delete_permission(request, obj)
+
+    def log_addition(self, request, obj, message):
+        entry = super().log_addition(request, obj, message)
+        admin_write.collect(request, obj, action="added", message=message)
+        return entry
+
+    def log_change(self, request, obj, message):
+        entry = super().log_change(request, obj, message)
+        if message:  # Django logs « no fields changed » too: nothing was written
+            admin_write.collect(request, obj, action="changed", message=message)
+        return entry
+
+    def log_deletions(self, request, queryset):
+        # Called before the deletion, inside its transaction: the objects are still there to be named.
+        for obj in queryset:
+            admin_write.collect(request, obj, action="deleted", message="")
+        return super().log_deletions(request, queryset)
 
     def history_view(self, request, object_id, extra_context=None):
         # Django looks the object up before checking the right to view the model: without that right,

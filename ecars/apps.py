@@ -6,6 +6,11 @@ class EcarsConfig(AppConfig):
     name = "ecars"
     verbose_name = "e-CARS"
 
+    def ready(self):
+        from ecars.lib.logs import connect_task_signals
+
+        connect_task_signals()  # one log line per task run (ecars/lib/logs.py)
+
 
 class AdminConfig(admin_apps.AdminConfig):
     """Django's admin with e-CARS's site, every model admin of which obeys the privilege table."""

@@ -1,8 +1,11 @@
-from django.core.exceptions import SuspiciousOperation
+import time
+
+from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation
 from django.http import UnreadablePostError
 from django.utils.cache import add_never_cache_headers
 
-from ecars.lib.http import request_id_of
+from ecars.lib import logs
+from ecars.lib.http import client_ip, request_id_of
 
 
 # Browser features the portal never uses, denied to it and to anything it could ever embed
@@ -48,6 +51,27 @@ PERMISSIONS_POLICY = ", ".join(
 # Signing out forgets everything the browser kept for the portal (SECURITY.md B3).
 CLEAR_SITE_DATA = '"cache", "cookies", "storage"'
 LOGOUT_VIEW = "account_logout"
+
+
+class AccessLogMiddleware:
+    """One JSON access line per request (ecars.lib.logs), and the request's id on every line logged meanwhile.
+
+    First in MIDDLEWARE: its duration covers the whole chain, and whatever the others log carries the id.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.monotonic()
+        logs.set_request_id(request_id_of(request))
+        response = self.get_response(request)
+        try:
+            ip = client_ip(request)
+        except ImproperlyConfigured:  # fewer X-Forwarded-For entries than trusted proxies: logged as unknown
+            ip = None
+        logs.log_access(request, response, started, ip)
+        return response
 
 
 class SecurityHeadersMiddleware:

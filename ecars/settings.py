@@ -66,7 +66,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # Outermost: Permissions-Policy and Clear-Site-Data reach every answer, static files included.
+    # Outermost: one JSON access line per request, and the request's id on every line logged meanwhile.
+    "ecars.middleware.AccessLogMiddleware",
+    # Permissions-Policy and Clear-Site-Data reach every answer, static files included.
     "ecars.middleware.SecurityHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Before anything that can answer, so that error pages (a host not allowed, a NUL byte) carry it too.
@@ -370,6 +372,11 @@ EMAIL_FILE_PATH = _email["EMAIL_FILE_PATH"] or None
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "e-CARS <ne-pas-repondre@ecars.localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+# An e-mail the SMTP server cannot take (down, refusing, timing out, a 4xx answer) is queued again this many
+# seconds later, for up to EMAIL_RETRY_HOURS after its first try (ecars.emails.deliver); a code that expires
+# meanwhile is dropped.
+EMAIL_RETRY_DELAY = env_int("EMAIL_RETRY_DELAY", 60)
+EMAIL_RETRY_HOURS = env_int("EMAIL_RETRY_HOURS", 24)
 
 # Background work: Django's tasks API, stored in the database, run by `manage.py db_worker`.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
@@ -396,18 +403,26 @@ SERVER_LOGS_RETENTION = env_str("SERVER_LOGS_RETENTION", "un an")
 # django-dsfr: the integrity hashes stay valid because our manifest storage leaves CSS untouched.
 DSFR_USE_INTEGRITY_CHECKSUMS = True
 
+# One JSON object per line on the standard error (ecars/lib/logs.py): UTC timestamp, level, logger, message, the
+# request's or task's id, the record's fields. `ecars.access` has a line per request, `ecars.tasks` one per task run.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {
+        "context": {"()": "ecars.lib.logs.ContextFilter"},
+    },
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "ecars.lib.logs.JsonFormatter"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["context"]},
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
+        # SQL at DEBUG would hold session keys and every text typed: never, whatever LOG_LEVEL says.
         "django.db.backends": {"level": "INFO"},
+        # At DEBUG it logs each variable a template lacks with the whole context (the CSRF token, the forms' values).
+        "django.template": {"level": "INFO"},
         # Refused accesses, rate limits (audit.security): kept even if LOG_LEVEL is raised.
         "ecars.security": {"level": "INFO"},
     },

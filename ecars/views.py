@@ -1,10 +1,13 @@
+import sys
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.template import loader
 from django.templatetags.static import static
+from django.utils.cache import add_never_cache_headers
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
@@ -43,8 +46,30 @@ def page_not_found(request, exception):
 def server_error(request):
     # Rendered without the request context on purpose: the database or a context processor may be
     # what failed. The template only needs static files.
+    if isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE):
+        return service_unavailable(request)
     template = loader.get_template("errors/500.html")
     return HttpResponse(template.render(), status=500)
+
+
+# Django calls handler500 inside the `except` that caught the error, wherever it was raised: in a view or in a
+# middleware (the session, the user, allauth's), so this is where a database outage is told apart, rather than in a
+# middleware, which never sees the exceptions of the middlewares inside it (Django turns them into responses first).
+# OperationalError covers a server down or restarting, a connection cut, a statement or lock timeout; InterfaceError
+# a connection already closed. Django drops the broken connection at the end of the request
+# (CONN_HEALTH_CHECKS, ecars/settings.py) and the next request connects again: no restart needed (SECURITY.md R6).
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+# How long a browser or a client is asked to wait before trying again (seconds).
+RETRY_AFTER = 30
+
+
+def service_unavailable(request):
+    """« Service momentanément indisponible » (503), rendered without touching the database."""
+    template = loader.get_template("errors/503.html")
+    response = HttpResponse(template.render(), status=503)
+    response["Retry-After"] = str(RETRY_AFTER)
+    add_never_cache_headers(response)
+    return response
 
 
 def csrf_failure(request, reason=""):

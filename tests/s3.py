@@ -69,6 +69,18 @@ class S3Server:
     data_dir: Path
     log_file: Path
     started_in: float  # seconds from the process start to the first successful head_bucket
+    # How `weed mini` was started, and its current process: for stop() and start() (the fault drills).
+    launch: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
+
+    def stop(self) -> None:
+        """Stop `weed mini` (SIGTERM, then wait for the exit), keeping its data, keys and ports for `start()`."""
+        _stop(self.launch["process"])
+        _remove_sockets(self.ports)
+
+    def start(self) -> None:
+        """Start `weed mini` again after `stop()`: same data folder, keys and ports; wait until S3 answers."""
+        self.launch["process"] = _popen(self.launch["command"], self.launch["env"], self.launch["cwd"], self.log_file)
+        _wait_until_ready(self.launch["process"], self, time.monotonic() + START_TIMEOUT)
 
     def client(self):
         """A boto3 S3 client with the application's credentials."""
@@ -235,7 +247,7 @@ def running_seaweedfs(bucket: str = "ecars-test-documents") -> Iterator[S3Server
         try:
             yield server
         finally:
-            _stop(process)
+            _stop(server.launch["process"])
             _remove_sockets(server.ports)
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -271,17 +283,8 @@ def _start(weed: Path, root: Path, bucket: str):
     ]
     # TMPDIR keeps weed's own log files in our folder instead of the system temp folder.
     env = {**os.environ, "TMPDIR": str(run_dir)}
-    with log_file.open("wb") as log:
-        started = time.monotonic()
-        process = subprocess.Popen(  # noqa: S603
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=root,
-            preexec_fn=_terminate_with_parent,  # noqa: PLW1509
-        )
+    started = time.monotonic()
+    process = _popen(command, env, root, log_file)
     server = S3Server(
         endpoint_url=f"http://127.0.0.1:{ports['s3']}",
         bucket=bucket,
@@ -292,5 +295,19 @@ def _start(weed: Path, root: Path, bucket: str):
         data_dir=data_dir,
         log_file=log_file,
         started_in=started,  # replaced by the duration once S3 answers
+        launch={"command": command, "env": env, "cwd": root, "process": process},
     )
     return process, server
+
+
+def _popen(command: list, env: dict, cwd: Path, log_file: Path) -> subprocess.Popen:
+    with log_file.open("ab") as log:
+        return subprocess.Popen(  # noqa: S603
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=cwd,
+            preexec_fn=_terminate_with_parent,  # noqa: PLW1509
+        )

@@ -30,6 +30,11 @@ def _walk(patterns, namespace_prefix=""):
             yield f"{namespace_prefix}{entry.name}", entry
 
 
+def named_patterns():
+    """Every named URL pattern of the project as ("namespace:name", pattern), in the order of resolution."""
+    return _walk(get_resolver().url_patterns)
+
+
 def _sample_path(name, kwarg_names):
     if not kwarg_names:
         return reverse(name)

@@ -24,7 +24,8 @@ def account(request):
     user = request.user
     form = ProfileForm(data=request.POST or None, instance=user)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        before = {name: form.initial.get(name) for name in form.changed_data}
+        services.update_profile(form.save(commit=False), before=before, context=request_context(request))
         messages.success(request, "Vos informations ont été enregistrées.")
         return redirect("accounts:account")
     sessions = UserSession.objects.purge_and_list(user)

@@ -3,8 +3,9 @@
 from django.shortcuts import render
 
 from audit.enums import EventType
-from audit.security import record_bounded_event, security_logger
+from audit.security import record_bounded_event
 from ecars.lib.http import client_ip, request_context
+from ecars.lib.logs import log_throttled
 
 
 def too_many_requests(request, exception=None):
@@ -18,7 +19,7 @@ def too_many_requests(request, exception=None):
     action = match.view_name if match is not None else "unknown"
     user = getattr(request, "user", None)
     actor = user if user is not None and user.is_authenticated else None
-    security_logger.info("rate limited: action=%s ip=%s user=%s", action, ip, getattr(actor, "public_id", None))
+    log_throttled(action, ip=ip, user=actor)
     record_bounded_event(
         EventType.LOGIN_THROTTLED,
         key=(ip, action),

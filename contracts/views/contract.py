@@ -10,6 +10,7 @@ from django.views.decorators.http import require_safe
 
 from contracts.hooks import Block, contract_page
 from contracts.models import Contract
+from ecars.lib.logs import note_ej
 
 
 CONTRACT_PAGE_SLOTS = ("header", "actions", "body")
@@ -17,10 +18,12 @@ CONTRACT_PAGE_SLOTS = ("header", "actions", "body")
 
 def get_contract_for_user(request, contract) -> Contract:
     """The contract of public id `contract` if the user may see it; 404 otherwise (never 403)."""
-    return get_object_or_404(
+    found = get_object_or_404(
         Contract.objects.for_user(request.user).select_related("contract_type", "ej__region", "ars_contact"),
         public_id=contract,
     )
+    note_ej(request, found.ej)
+    return found
 
 
 @require_safe

@@ -11,6 +11,7 @@ from contracts.enums import MembershipRole
 from contracts.forms import InviteMemberForm, MemberRoleForm, RemoveMemberForm
 from contracts.models import EntiteJuridique, Membership
 from ecars.lib.http import request_context
+from ecars.lib.logs import log_throttled
 
 
 def _ej_managed_by(request, ej) -> EntiteJuridique:
@@ -71,6 +72,7 @@ def _may_invite(request, ej) -> bool:
         return True
     # Audited like every throttled request: one row per client address and minute, the rest counted.
     context = request_context(request)
+    log_throttled("invite_member", ip=context.ip_address, user=request.user)
     record_bounded_event(
         EventType.LOGIN_THROTTLED,
         key=(context.ip_address, "invite_member"),

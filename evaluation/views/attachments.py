@@ -221,4 +221,4 @@ def question_zip(request, self_evaluation, code):
         value.etablissement.finess if value.etablissement else "",
         extension="zip",
     )
-    return zip_response(entries, request.user, filename=filename)
+    return zip_response(request, entries, filename=filename)

@@ -3,6 +3,7 @@
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
+from ecars.lib.logs import note_ej
 from evaluation.models import IndicatorValue, SelfEvaluation
 from evaluation.perms import abilities_for
 from evaluation.tree import build_tree, referential_nodes
@@ -20,6 +21,7 @@ def get_self_evaluation_for_user(request, self_evaluation, *, lock: bool = False
         if found is None:
             raise Http404("Pas d'auto-évaluation de cet identifiant pour vous.")
         found.read_for_user_id = user.pk
+        note_ej(request, found.contract.ej)
         return found
     if lock:
         queryset = SelfEvaluation.objects.for_user(request.user).select_related(
@@ -32,6 +34,7 @@ def get_self_evaluation_for_user(request, self_evaluation, *, lock: bool = False
         )
     found = get_object_or_404(queryset, public_id=self_evaluation)
     found.read_for_user_id = request.user.pk
+    note_ej(request, found.contract.ej)
     return found
 
 

@@ -75,6 +75,8 @@ def test_a_member_of_ej_a_gets_404_on_every_page_of_ej_b(client_for, member, oth
     # The one row allowed: the refusal itself, audited with EJ B (tests/ecars/test_refused_access.py).
     refusals = AuditEvent.objects.filter(event_type=EventType.ACCESS_REFUSED, ej=other_ej).count()
     assert after.pop("audit.AuditEvent") - before.pop("audit.AuditEvent") == refusals
+    # With, for the first event of EJ B's audit chain, that chain's head (audit.models.AuditChainHead).
+    assert after.pop("audit.AuditChainHead") - before.pop("audit.AuditChainHead") <= refusals
     assert after == before
 
 

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from accounts.enums import UserKind
 from accounts.models import Invitation, LoginPolicy
-from audit.models import AuditEvent
+from audit.models import AuditChainHead, AuditEvent
 from contracts.finess import finess_luhn_ok
 from contracts.models import Contract, EntiteJuridique, Etablissement, Region
 from documents.models import Document
@@ -87,9 +87,13 @@ def superuser():
     return UserFactory(kind=UserKind.ARS, is_staff=True, is_superuser=True)
 
 
+# Machinery, not records: the heads of the audit chains repeat the last event of each chain (audit.models).
+NOT_REGISTERED = {AuditChainHead}
+
+
 def test_every_project_model_is_registered():
     project_models = {model for app_label in PROJECT_APPS for model in apps.get_app_config(app_label).get_models()}
-    assert project_models == set(PROJECT_MODELS)
+    assert project_models == set(PROJECT_MODELS) | NOT_REGISTERED
 
 
 # --- Every page renders ------------------------------------------------------------------------

@@ -14,18 +14,13 @@ browser keeps. Everything goes over HTTP through the real pages and forms, CSRF 
 """
 
 import hashlib
-import html
 import os
 import secrets
 import signal
 import subprocess
 import sys
 import time
-import uuid
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
-from http.client import HTTPConnection, HTTPMessage
-from http.cookies import SimpleCookie
 from pathlib import Path
 
 import pytest
@@ -49,6 +44,7 @@ from tests.documents import conftest_s3
 from tests.documents.conftest import clamd  # noqa: F401 - the suite's clamd, as a fixture of this module
 from tests.documents.corpus import sample
 from tests.evaluation.factories import CampaignFactory, IndicatorValueFactory, NodeFactory, SelfEvaluationFactory
+from tests.portal import HOST, ORIGIN, Browser
 from tests.s3 import _terminate_with_parent
 
 
@@ -58,8 +54,6 @@ s3_server = conftest_s3.s3_server
 
 # Databases 12 to 15: one per process of the suite (pytest-xdist's gw0…gw3), which may each start this module's portal.
 REDIS_URL = f"redis://127.0.0.1:6379/{12 + int(os.environ.get('PYTEST_XDIST_WORKER', 'gw0').removeprefix('gw'))}"
-HOST = "ecars.localhost"  # the public name, the same whichever process answers
-ORIGIN = f"https://{HOST}"
 PASSWORD = "Mise-a-l-echelle-2026!"
 START_TIMEOUT = 60
 SCAN_TIMEOUT = 30
@@ -202,106 +196,6 @@ def running(portal):
     pending = DBTaskResult.objects.ready() | DBTaskResult.objects.running()
     while pending.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
-
-
-# --- A browser behind the load balancer ---------------------------------------------------------------------------
-
-
-@dataclass
-class Response:
-    status: int
-    headers: HTTPMessage
-    body: bytes
-
-    @property
-    def text(self) -> str:
-        return html.unescape(self.body.decode())
-
-
-class Browser:
-    """A browser's cookies, its requests sent to the gunicorn the test names, with the load balancer's headers."""
-
-    def __init__(self, address: str):
-        self.address = address  # the client's address, as the load balancer appends it to X-Forwarded-For
-        self.cookies: dict[str, str] = {}
-
-    def request(self, port, method, path, body=b"", content_type=None) -> Response:
-        headers = {
-            "Host": HOST,
-            "X-Forwarded-Proto": "https",
-            "X-Forwarded-For": self.address,
-        }
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
-        if method == "POST":
-            headers["Origin"] = ORIGIN
-            headers["Content-Type"] = content_type
-        conn = HTTPConnection("127.0.0.1", port, timeout=60)
-        try:
-            conn.request(method, path, body=body or None, headers=headers)
-            answer = conn.getresponse()
-            response = Response(answer.status, answer.msg, answer.read())
-        finally:
-            conn.close()
-        for header in response.headers.get_all("Set-Cookie") or []:
-            for name, morsel in SimpleCookie(header).items():
-                if morsel["max-age"] == "0" or not morsel.value:
-                    self.cookies.pop(name, None)
-                else:
-                    self.cookies[name] = morsel.value
-        return response
-
-    def get(self, port, path) -> Response:
-        return self.request(port, "GET", path)
-
-    def post(self, port, path, fields: dict, files: dict | None = None) -> Response:
-        boundary = uuid.uuid4().hex
-        parts = []
-        for name, value in fields.items():
-            parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
-        for name, (filename, content, content_type) in (files or {}).items():
-            parts.append(
-                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
-                f"Content-Type: {content_type}\r\n\r\n".encode()
-                + content
-                + b"\r\n"
-            )
-        body = b"".join(parts) + f"--{boundary}--\r\n".encode()
-        return self.request(port, "POST", path, body, f"multipart/form-data; boundary={boundary}")
-
-    def submit(self, port, page: Response, action: str, fields: dict | None = None, files=None) -> Response:
-        """Submit the page's form posting to `action`: its hidden fields (the CSRF token…) and `fields`."""
-        return self.post(port, action, {**form_fields(page, action), **(fields or {})}, files)
-
-    def log_in(self, port, email, password) -> Response:
-        login = reverse("account_login")
-        return self.submit(port, self.get(port, login), login, {"login": email, "password": password})
-
-
-class _Forms(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.forms: dict[str, dict] = {}
-        self._current = None
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "form" and (attrs.get("method") or "").lower() == "post":
-            self._current = self.forms.setdefault(attrs.get("action") or "", {})
-        elif tag == "input" and self._current is not None and attrs.get("type") == "hidden":
-            self._current[attrs["name"]] = attrs.get("value") or ""
-
-    def handle_endtag(self, tag):
-        if tag == "form":
-            self._current = None
-
-
-def form_fields(page: Response, action: str) -> dict:
-    """The hidden fields of the page's POST form whose action is `action`."""
-    parser = _Forms()
-    parser.feed(page.body.decode())
-    assert action in parser.forms, f"aucun formulaire vers {action} (statut {page.status}) : {sorted(parser.forms)}"
-    return parser.forms[action]
 
 
 # --- The world ----------------------------------------------------------------------------------------------------
