@@ -204,6 +204,25 @@ def post(port: int, path: str, headers: dict, body: bytes) -> tuple[int, float]:
     return response.status, time.perf_counter() - start
 
 
+def warm_up(master: subprocess.Popen, upload, sinks, per_worker: int = 2) -> None:
+    """Upload until every worker of `master` has served `per_worker` uploads (imported and allocated what an upload
+    needs), so that the memory growth measured next is the uploads' own: the kernel gives a connection to whichever
+    worker accepts it first, and a fixed number of warm-up uploads sometimes left a worker that had served none (its
+    first upload then counted 10 Mo of imports as growth). The worker that served an upload is the one whose CPU time
+    grew most meanwhile."""
+    workers = psutil.Process(master.pid).children()
+    served = dict.fromkeys((worker.pid for worker in workers), 0)
+    for _ in range(20 * len(workers)):
+        before = {worker.pid: sum(worker.cpu_times()[:2]) for worker in workers}
+        upload()
+        sinks()
+        busiest = max(workers, key=lambda worker: sum(worker.cpu_times()[:2]) - before[worker.pid])
+        served[busiest.pid] += 1
+        if min(served.values()) >= per_worker:
+            return
+    raise RuntimeError(f"a worker served no upload during the warm-up: {served}")
+
+
 def workers_rss(master: subprocess.Popen) -> dict[int, int]:
     """The resident memory of each gunicorn worker (the master's children), in bytes."""
     return {child.pid: child.memory_info().rss for child in psutil.Process(master.pid).children()}
@@ -299,10 +318,7 @@ def main():
 
         try:
             workers = len(workers_rss(portal))
-            for _ in range(2 * workers):  # warm-up: each worker has imported and served what an upload needs
-                upload()
-                sink()
-                sink(MEBIBYTE_SINK_PORT)
+            warm_up(portal, upload, lambda: (sink(), sink(MEBIBYTE_SINK_PORT)))
             before = workers_rss(portal)
             floor_times, mebibyte_times, upload_times = [], [], []
             for _ in range(ROUNDS):
