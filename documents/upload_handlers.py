@@ -13,19 +13,43 @@ the whole upload takes half as long (bench/documents.py), for about 1 Mo more me
 A file spooled to disk is also hashed while it arrives (`Digest`): its SHA-256 (11 ms for 20 Mo, a third of the
 upload) is computed by a thread while the request goes on reading the body — hashlib releases the GIL — and
 validation does not read the whole file again for it (documents.validation.validate_upload).
+
+The spooled file is named `ecars-upload-*.upload<extension>` (TEMP_PREFIX, TEMP_SUFFIX) in FILE_UPLOAD_TEMP_DIR: a
+worker killed mid-upload cannot remove its own, and `manage.py purge_upload_temp_files` removes those left behind
+(documents/cleanup.py), touching no other file of the folder.
 """
 
 import hashlib
+import os
 import queue
+import tempfile
 import threading
 import weakref
 
-from django.core.files.uploadhandler import MemoryFileUploadHandler, TemporaryFileUploadHandler
+from django.conf import settings
+from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
+from django.core.files.uploadhandler import FileUploadHandler, MemoryFileUploadHandler, TemporaryFileUploadHandler
 
 from documents.validation import MAX_SIZE
 
 
 CHUNK_SIZE = 1024 * 1024
+TEMP_PREFIX = "ecars-upload-"
+TEMP_SUFFIX = ".upload"
+
+
+def upload_temp_dir() -> str:
+    """The folder uploads are spooled to: FILE_UPLOAD_TEMP_DIR, or the system's (as Django's `tempfile` does)."""
+    return settings.FILE_UPLOAD_TEMP_DIR or tempfile.gettempdir()
+
+
+class PrefixedTemporaryUploadedFile(TemporaryUploadedFile):
+    """Django's spooled upload, named with TEMP_PREFIX so that the files a killed worker leaves are recognisable."""
+
+    def __init__(self, name, content_type, size, charset, content_type_extra=None):
+        _, ext = os.path.splitext(name)
+        file = tempfile.NamedTemporaryFile(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX + ext, dir=upload_temp_dir())
+        UploadedFile.__init__(self, file, name, content_type, size, charset, content_type_extra)
 
 
 class LargeChunkMemoryFileUploadHandler(MemoryFileUploadHandler):
@@ -72,7 +96,11 @@ class SizeCappedTemporaryFileUploadHandler(TemporaryFileUploadHandler):
     chunk_size = CHUNK_SIZE
 
     def new_file(self, *args, **kwargs):
-        super().new_file(*args, **kwargs)
+        # TemporaryFileUploadHandler.new_file without its unprefixed TemporaryUploadedFile.
+        FileUploadHandler.new_file(self, *args, **kwargs)
+        self.file = PrefixedTemporaryUploadedFile(
+            self.file_name, self.content_type, 0, self.charset, self.content_type_extra
+        )
         self.received = 0
         self.digest = Digest()
 

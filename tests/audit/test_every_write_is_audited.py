@@ -999,15 +999,58 @@ def cmd_import_referential(region, tmp_path):
     return Outcome(None, 1, Referential.objects.filter(contract_type__code="CAQES").exists)
 
 
+def cmd_recover_tasks(region, tmp_path):
+    from django_tasks_db.models import DBTaskResult
+
+    # A scan task whose worker was killed two hours ago: « RUNNING » for ever without the command.
+    stuck = DBTaskResult.objects.create(
+        status="RUNNING",
+        started_at=timezone.now() - datetime.timedelta(hours=2),
+        args_kwargs={"args": [], "kwargs": {"document_id": 1}},
+        task_path="documents.antivirus.scan_document",
+        worker_ids=["killed"],
+        backend_name="default",
+        run_after=timezone.now(),
+    )
+    run_command("recover_tasks", "--wet-run")
+    # One COMMAND_RUN per run, naming the tasks put back, not one per task.
+    return Outcome(None, 1, DBTaskResult.objects.filter(pk=stuck.pk, status="READY").exists)
+
+
+def cmd_purge_orphan_files(region, tmp_path):
+    import os
+
+    from django.core.files.storage import storages
+    from django.test import override_settings
+
+    # A storage of this case's own: the shared test folder holds other tests' files, whose rows are rolled back.
+    options = {"location": str(tmp_path / "documents-storage"), "base_url": None}
+    storage_settings = {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": options}
+    with override_settings(STORAGES={**settings.STORAGES, "default": storage_settings, "documents": storage_settings}):
+        storage = storages["documents"]
+        # Two receipts of closures killed two hours ago, stored without their rows.
+        paths = [
+            storage.path(storage.save(f"receipts/orphan-{n}.pdf", SimpleUploadedFile("r", b"%PDF"))) for n in "ab"
+        ]
+        for path in paths:
+            os.utime(path, (time.time() - 7200,) * 2)
+        run_command("purge_orphan_files", "--wet-run")
+    # One COMMAND_RUN per run, naming the files deleted, not one per file.
+    return Outcome(None, 1, lambda: not any(os.path.exists(path) for path in paths))
+
+
 WRITE_COMMANDS: dict[str, Callable] = {
     "close_overdue": cmd_close_overdue,
     "open_campaign": cmd_open_campaign,
     "send_reminders": cmd_send_reminders,
     "import_finess": cmd_import_finess,
     "import_referential": cmd_import_referential,
+    "recover_tasks": cmd_recover_tasks,
+    "purge_orphan_files": cmd_purge_orphan_files,
 }
 COMMANDS_WRITING_NO_ROW = {
     "check_documents": "compares the stored files with the database and reports",
+    "purge_upload_temp_files": "removes the uploads a killed worker left in FILE_UPLOAD_TEMP_DIR: files, no row",
     "verify_backup": "checks a backup's files against its SHA256SUMS and manifest",
     "export_campaign": "writes a file of the campaign's answers, not the database",
     "backup": "pg_dump and a copy of the files: reads the database, writes outside it",

@@ -10,6 +10,7 @@ of them is torn down (at the end of the session).
 
 import contextlib
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -53,5 +54,15 @@ def s3_storage(s3_server, settings):
     returned is the very instance that `documents_storage()` wraps.
     """
     storage_settings = s3_server.storage_settings()
+    settings.STORAGES = {**settings.STORAGES, "default": storage_settings, "documents": storage_settings}
+    return storages["documents"]
+
+
+@pytest.fixture
+def s3_prefix_storage(s3_server, settings):
+    """`s3_storage` under a prefix of this test's own: the bucket holds other tests' objects, and a test that lists
+    the storage (orphans, integrity) must see only its own."""
+    storage_settings = s3_server.storage_settings()
+    storage_settings["OPTIONS"]["location"] = f"test-{uuid.uuid4()}"
     settings.STORAGES = {**settings.STORAGES, "default": storage_settings, "documents": storage_settings}
     return storages["documents"]

@@ -27,6 +27,7 @@ from tests.evaluation.factories import ClosureReceiptFactory
 
 # The SeaweedFS fixtures (tests/documents/conftest_s3.py), made visible to pytest in this module.
 s3_server = conftest_s3.s3_server
+s3_prefix_storage = conftest_s3.s3_prefix_storage
 
 
 def sha256(data: bytes) -> str:
@@ -227,15 +228,6 @@ def test_a_row_without_a_file_name_is_reported_missing(storage):
 def test_a_negative_grace_is_refused(storage):
     with pytest.raises(CommandError, match="--grace-minutes"):
         call_command("check_documents", "--grace-minutes=-1", stdout=io.StringIO())
-
-
-@pytest.fixture
-def s3_prefix_storage(s3_server, settings):
-    """The SeaweedFS storage under a prefix of this test's own (the bucket holds other tests' objects)."""
-    storage_settings = s3_server.storage_settings()
-    storage_settings["OPTIONS"]["location"] = f"check-documents-{uuid.uuid4()}"
-    settings.STORAGES = {**settings.STORAGES, "default": storage_settings, "documents": storage_settings}
-    return storages["documents"]
 
 
 def test_on_s3_orphans_missing_and_tampered_files_are_reported(s3_prefix_storage, s3_server):

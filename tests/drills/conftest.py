@@ -210,14 +210,15 @@ def portal_environment(database_url: str, folder: Path, **extra) -> dict:
 
 
 @contextlib.contextmanager
-def running_portal(database_url: str, folder: Path, **extra):
-    """Migrate the database, build the world, start gunicorn (one worker); stopped on the way out."""
+def running_portal(database_url: str, folder: Path, *, scenario: str = "question", **extra):
+    """Migrate the database, build the world (tests/drills/world.py's `scenario`), start gunicorn (one worker);
+    stopped on the way out."""
     env = portal_environment(database_url, folder, **extra)
     portal = DrillPortal(port=free_port(), env=env, folder=folder, world={})
     migrated = portal.manage("migrate", "--noinput", "-v0")
     assert migrated.returncode == 0, migrated.stderr
     built = subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "tests.drills.world", PASSWORD],
+        [sys.executable, "-m", "tests.drills.world", PASSWORD, scenario],
         cwd=settings.BASE_DIR,
         env=env,
         capture_output=True,

@@ -11,9 +11,10 @@ Each kill is made deterministic without any hook in the portal:
 Then: nothing of the killed request is in the database, gunicorn's master has started a new worker, the user's retry
 (the same form sent again) works once and creates no duplicate, and `check_documents` passes.
 
-Seen, not asserted: the killed upload leaves the half of the body already spooled in FILE_UPLOAD_TEMP_DIR (Django's
-`tmp….upload…` file, deleted on close, which a SIGKILL skips): nothing in the documents' storage, but disk to reclaim.
-Not drilled yet: a kill during a report generation (it needs a fully evaluated world, built by ARS staff in the admin).
+The leftovers of a kill are then cleaned up by the commands meant for them, once old enough: the half of the body
+already spooled in FILE_UPLOAD_TEMP_DIR (an `ecars-upload-….upload…` file, deleted on close, which a SIGKILL skips)
+by `purge_upload_temp_files`, the closure receipt's PDF stored without its row by `purge_orphan_files`.
+A kill during a report generation: test_report_killed.py.
 """
 
 import os
@@ -119,6 +120,12 @@ def _answer_of_killed(sock) -> bytes:
         sock.close()
 
 
+def _age(path: Path, seconds: int = 2 * 3600):
+    """Date `path` `seconds` ago, as a leftover found by the next cron run would be."""
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
 def _count(private_postgres, sql, params=()) -> int:
     [(count,)] = private_postgres.query("drill", sql, params)
     return count
@@ -206,6 +213,16 @@ def test_a_worker_killed_during_an_upload_stores_nothing_and_the_retry_stores_on
     documents_root = Path(portal.env["DOCUMENTS_ROOT"])
     assert _count(private_postgres, "SELECT count(*) FROM documents_document") == 0
     assert not [path for path in documents_root.rglob("*") if path.is_file()]
+    # The half-received body stays in FILE_UPLOAD_TEMP_DIR; once older than an hour, the purge removes it, and only it.
+    [spooled] = tmp_path.glob("ecars-upload-*")
+    assert spooled.stat().st_size > 8_000_000
+    others = {path: path.stat().st_mtime for path in tmp_path.rglob("*") if path.is_file() and path != spooled}
+    _age(spooled)
+    purged = portal.manage("purge_upload_temp_files", "--wet-run")
+    assert purged.returncode == 0, purged.stdout + purged.stderr
+    assert f"Supprimé : {spooled}" in purged.stdout
+    assert not spooled.exists()
+    assert all(path.exists() for path in others)
 
     retry = browser.post(port, upload, fields, files={"documents": ("compte-rendu.txt", content, "text/plain")})
 
@@ -254,3 +271,13 @@ def test_a_worker_killed_during_a_closure_closes_nothing_and_the_retry_closes_on
     assert _count(private_postgres, "SELECT count(*) FROM evaluation_closurereceipt") == 1
     browser.post(port, close, fields)  # sent once more: the self-evaluation is already closed
     assert _count(private_postgres, "SELECT count(*) FROM evaluation_closurereceipt") == 1
+
+    # Once older than the grace period, the killed closure's PDF is deleted; the retry's receipt stays.
+    _age(orphans[0])
+    purged = portal.manage("purge_orphan_files", "--wet-run")
+    assert purged.returncode == 0, purged.stdout + purged.stderr
+    assert f"Supprimé : {orphans[0].relative_to(receipts.parent)}" in purged.stdout
+    assert "fichiers sans ligne supprimés : 1" in purged.stdout
+    assert not orphans[0].exists()
+    assert len([path for path in receipts.rglob("*") if path.is_file()]) == 1  # the retry's, with its row
+    assert "Objets sans ligne" not in _check_documents(portal, "--grace-minutes", "0")
