@@ -5,8 +5,8 @@ connected to the suite's test database, not to the drill's private PostgreSQL):
         python -m tests.drills.world PASSWORD [SCENARIO]
 
 prints, as JSON, what the drill needs of it:
-- « question » (the default): a signataire's address and an open self-evaluation of their EJ whose question « 1.a »
-  takes a number;
+- « question » (the default): a signataire's address and an open self-evaluation of their EJ whose questions « 1.a »
+  to « 1.d » take a number (their values' ids);
 - « report »: a self-evaluation « En évaluation » with every question consolidated (tests/evaluation's `World`),
   ready for « Envoyer le rapport », and the region's ARS agent who sends it (address, TOTP secret, admin URLs);
 - « campaign »: a campaign open today, not opened yet, of 3 questions for the EJ, and 300 signed contracts of its
@@ -17,6 +17,11 @@ import json
 import sys
 
 import django
+
+
+# The questions of the default world, each taking a number: « 1.a » for most drills, all four for the database cut's
+# concurrent establishments.
+QUESTIONS = ("1.a", "1.b", "1.c", "1.d")
 
 
 def build(password: str) -> dict:
@@ -46,14 +51,22 @@ def build(password: str) -> dict:
     campaign = CampaignFactory(contract_type=contract.contract_type, regions=[region])
     self_evaluation = SelfEvaluationFactory(contract=contract, campaign=campaign)
     objective = NodeFactory(referential=campaign.referential, code="1", label="Améliorer la pertinence")
-    question = NodeFactory(
-        referential=campaign.referential, parent=objective, code="1.a", label="Nombre de revues", nombre=True
-    )
-    value = IndicatorValueFactory(self_evaluation=self_evaluation, indicator=question, value="0")
+    values = {}
+    for position, code in enumerate(QUESTIONS):
+        question = NodeFactory(
+            referential=campaign.referential,
+            parent=objective,
+            code=code,
+            label=f"Nombre de revues ({position + 1})",
+            position=position,
+            nombre=True,
+        )
+        values[code] = IndicatorValueFactory(self_evaluation=self_evaluation, indicator=question, value="0").pk
     return {
         "email": member.email,
         "self_evaluation": str(self_evaluation.public_id),
-        "value_id": value.pk,
+        "value_id": values["1.a"],
+        "value_ids": values,
     }
 
 
