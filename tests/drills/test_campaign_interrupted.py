@@ -26,7 +26,7 @@ from django.conf import settings
 
 from audit.enums import EventType
 from tests.drills.conftest import running_portal
-from tests.drills.test_worker_killed import _count, _wait_for
+from tests.drills.kill import count_rows, wait_for
 
 
 pytestmark = pytest.mark.slow_subprocess
@@ -38,26 +38,26 @@ VALUES_INSERT = "WITH question (indicator_id, region_id"
 def _shape(private_postgres) -> dict:
     """What the opening wrote: self-evaluations, values, transitions, audit events, and the anomalies."""
     return {
-        "self_evaluations": _count(private_postgres, "SELECT count(*) FROM evaluation_selfevaluation"),
-        "values": _count(private_postgres, "SELECT count(*) FROM evaluation_indicatorvalue"),
-        "transitions": _count(private_postgres, "SELECT count(*) FROM evaluation_transition"),
-        "events": _count(
+        "self_evaluations": count_rows(private_postgres, "SELECT count(*) FROM evaluation_selfevaluation"),
+        "values": count_rows(private_postgres, "SELECT count(*) FROM evaluation_indicatorvalue"),
+        "transitions": count_rows(private_postgres, "SELECT count(*) FROM evaluation_transition"),
+        "events": count_rows(
             private_postgres,
             "SELECT count(*) FROM audit_auditevent WHERE event_type = %s",
             [EventType.CAMPAIGN_OPENED.value],
         ),
         # Contracts with more than one self-evaluation; self-evaluations without exactly 3 values; values twice.
-        "contracts_twice": _count(
+        "contracts_twice": count_rows(
             private_postgres,
             "SELECT count(*) FROM (SELECT contract_id FROM evaluation_selfevaluation GROUP BY contract_id "
             "HAVING count(*) > 1) twice",
         ),
-        "incomplete": _count(
+        "incomplete": count_rows(
             private_postgres,
             "SELECT count(*) FROM evaluation_selfevaluation se WHERE (SELECT count(*) FROM evaluation_indicatorvalue "
             "v WHERE v.self_evaluation_id = se.id) <> 3",
         ),
-        "values_twice": _count(
+        "values_twice": count_rows(
             private_postgres,
             "SELECT count(*) FROM (SELECT 1 FROM evaluation_indicatorvalue GROUP BY self_evaluation_id, indicator_id "
             "HAVING count(*) > 1) twice",
@@ -109,14 +109,14 @@ def test_an_opening_stopped_in_its_second_batch_resumes_where_it_stopped(how, pr
                     stdout=output,
                     stderr=subprocess.STDOUT,
                 )
-            _wait_for(lambda: waiting(VALUES_INSERT), 30, "the first batch never waited")
+            wait_for(lambda: waiting(VALUES_INSERT), 30, "the first batch never waited")
             # 2. The test queues first for the campaign's row: the second batch will wait behind it.
             queued = threading.Thread(
                 target=campaign_lock.execute,
                 args=["SELECT id FROM evaluation_campaign WHERE id = %s FOR UPDATE", [campaign_id]],
             )
             queued.start()
-            _wait_for(lambda: waiting("FROM evaluation_campaign WHERE id"), 30, "the test never queued")
+            wait_for(lambda: waiting("FROM evaluation_campaign WHERE id"), 30, "the test never queued")
             values_lock.rollback()  # the first batch writes its values and commits
             queued.join(timeout=30)
             assert not queued.is_alive()
@@ -124,7 +124,7 @@ def test_an_opening_stopped_in_its_second_batch_resumes_where_it_stopped(how, pr
             # self-evaluations, then waits to write their values, when the command gets the signal.
             values_lock.execute("LOCK TABLE evaluation_indicatorvalue IN SHARE MODE")
             campaign_lock.rollback()
-            _wait_for(lambda: waiting(VALUES_INSERT), 30, "the second batch never waited")
+            wait_for(lambda: waiting(VALUES_INSERT), 30, "the second batch never waited")
             opening.send_signal(how)
             assert opening.wait(timeout=30) != 0
         finally:
@@ -132,7 +132,7 @@ def test_an_opening_stopped_in_its_second_batch_resumes_where_it_stopped(how, pr
             values_lock.close()
             campaign_lock.close()
         # The killed run's session ends once PostgreSQL sees its client gone: wait until nothing of it waits.
-        _wait_for(
+        wait_for(
             lambda: (
                 not watcher.execute(
                     "SELECT 1 FROM pg_stat_activity WHERE datname = 'drill' AND state = 'active' "

@@ -22,15 +22,8 @@ from django.urls import reverse
 
 from audit.enums import EventType
 from tests.drills.conftest import PASSWORD, running_portal
-from tests.drills.test_worker_killed import (
-    HeldLock,
-    _answer_of_killed,
-    _check_documents,
-    _count,
-    _kill_worker,
-    _post_in_background,
-    _wait_for,
-)
+from tests.drills.kill import count_rows, post_killed_while_writing
+from tests.drills.test_worker_killed import _check_documents
 from tests.portal import Browser, form_fields
 
 
@@ -72,22 +65,15 @@ def test_a_worker_killed_during_a_report_sends_nothing_and_the_retry_sends_once(
     emails = "SELECT count(*) FROM django_tasks_database_dbtaskresult WHERE task_path = 'ecars.emails.send_email'"
     report_events = "SELECT count(*) FROM audit_auditevent WHERE event_type IN (%s, %s)"
     kinds = [EventType.REPORT_GENERATED, EventType.REPORT_SENT]
-    assert _count(private_postgres, emails) == 0
+    assert count_rows(private_postgres, emails) == 0
 
-    lock = HeldLock(private_postgres, "evaluation_report")
-    try:
-        sock = _post_in_background(browser, port, world["send"], fields)
-        _wait_for(lock.waiting_writer, 30, "the report never reached its row")
-        _kill_worker(portal)
-    finally:
-        lock.release()
-    assert _answer_of_killed(sock) == b""
+    post_killed_while_writing(portal, private_postgres, "evaluation_report", world["send"], fields)
 
     assert private_postgres.query("drill", state, [world["self_evaluation_id"]]) == [(state_before,)]
-    assert _count(private_postgres, reports) == 0
-    assert _count(private_postgres, rounds) == 0
-    assert _count(private_postgres, report_events, kinds) == 0
-    assert _count(private_postgres, emails) == 0
+    assert count_rows(private_postgres, reports) == 0
+    assert count_rows(private_postgres, rounds) == 0
+    assert count_rows(private_postgres, report_events, kinds) == 0
+    assert count_rows(private_postgres, emails) == 0
     # The PDF was stored before its row: the kill leaves it without one, which check_documents lists (not yet
     # counted as a problem within its grace period, when the row may still be on its way).
     stored = Path(portal.env["DOCUMENTS_ROOT"]) / "reports"
@@ -101,12 +87,12 @@ def test_a_worker_killed_during_a_report_sends_nothing_and_the_retry_sends_once(
     [(sent,)] = private_postgres.query("drill", state, [world["self_evaluation_id"]])
     assert sent != state_before
     assert private_postgres.query("drill", "SELECT version, sent_at IS NOT NULL FROM evaluation_report") == [(1, True)]
-    assert _count(private_postgres, rounds) == 1
-    assert _count(private_postgres, report_events, kinds) == 2
-    assert _count(private_postgres, emails) == 1
+    assert count_rows(private_postgres, rounds) == 1
+    assert count_rows(private_postgres, report_events, kinds) == 2
+    assert count_rows(private_postgres, emails) == 1
     browser.post(port, world["send"], fields)  # sent once more: refused, the report is already sent
-    assert _count(private_postgres, reports) == 1
-    assert _count(private_postgres, emails) == 1
+    assert count_rows(private_postgres, reports) == 1
+    assert count_rows(private_postgres, emails) == 1
     files = {path.name for path in stored.rglob("*") if path.is_file()}
     [(name,)] = private_postgres.query("drill", "SELECT file FROM evaluation_report")
     assert files == {orphans[0].name, Path(name).name}  # the killed one's orphan, and the sent one's file

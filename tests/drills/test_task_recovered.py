@@ -18,10 +18,10 @@ from django.urls import reverse
 from documents.enums import ScanStatus
 from tests.documents.corpus import sample
 from tests.drills.conftest import PASSWORD, running_portal
+from tests.drills.kill import wait_for
 from tests.drills.test_worker_stopped import (
     _document,
     _scan_tasks,
-    _wait_for,
     clamd,  # noqa: F401 - a fixture of this module
     frozen_clamd,  # noqa: F401 - a fixture of this module
 )
@@ -56,7 +56,7 @@ def test_a_task_of_a_killed_worker_is_taken_back_once(private_postgres, frozen_c
 
         freeze(True)
         worker = portal.start_worker()
-        assert _wait_for(running, 30, "the worker never started the scan") == [document]
+        assert wait_for(running, 30, "the worker never started the scan") == [document]
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=30)
         killed_log = portal.log("db_worker")
@@ -74,7 +74,7 @@ def test_a_task_of_a_killed_worker_is_taken_back_once(private_postgres, frozen_c
         recovered = portal.manage("recover_tasks", "--older-than", "0", "--wet-run")
         assert recovered.returncode == 0, recovered.stderr
         assert "tâches remises en file (« RUNNING » depuis plus de 0 min) : 1" in recovered.stdout
-        _wait_for(lambda: _document(private_postgres, "rapport.pdf")[1] == ScanStatus.SAIN, 30, "never scanned")
+        wait_for(lambda: _document(private_postgres, "rapport.pdf")[1] == ScanStatus.SAIN, 30, "never scanned")
         time.sleep(1)  # anything else the worker would do, it would have done by now
         again = portal.manage("recover_tasks", "--older-than", "0", "--wet-run")
         assert "tâches remises en file (« RUNNING » depuis plus de 0 min) : 0" in again.stdout

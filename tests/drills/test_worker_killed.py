@@ -18,8 +18,6 @@ A kill during a report generation: test_report_killed.py.
 """
 
 import os
-import signal
-import socket
 import time
 import uuid
 from pathlib import Path
@@ -29,106 +27,17 @@ import pytest
 from django.urls import reverse
 
 from tests.drills.conftest import PASSWORD, running_portal
-from tests.portal import HOST, ORIGIN, Browser, form_fields
+from tests.drills.kill import count_rows, kill_worker, post_killed_while_writing, send_raw
+from tests.portal import Browser, form_fields
 
 
 pytestmark = pytest.mark.slow_subprocess
-
-
-def _worker_pid(master: int) -> int:
-    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-    assert len(children) == 1, children
-    return int(children[0])
-
-
-def _wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while not (found := condition()):
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
-    return found
-
-
-def _kill_worker(portal) -> int:
-    """SIGKILL the worker; wait until the master has another one serving. Returns the killed pid."""
-    master = portal.processes["gunicorn"][0].pid
-    worker = _worker_pid(master)
-    os.kill(worker, signal.SIGKILL)
-    _wait_for(lambda: _worker_pid(master) != worker, 30, "gunicorn did not start a new worker")
-    return worker
-
-
-class HeldLock:
-    """A SHARE lock on `table`, from the test's own connection: writers to it wait, readers do not."""
-
-    def __init__(self, private_postgres, table: str):
-        import psycopg
-
-        self.conn = psycopg.connect(private_postgres.dsn("drill"))
-        self.conn.execute(f'LOCK TABLE "{table}" IN SHARE MODE')
-        # pg_stat_activity is read once per transaction: it is watched from another connection, in autocommit.
-        self.watcher = psycopg.connect(private_postgres.dsn("drill"), autocommit=True)
-        self.table = table
-
-    def waiting_writer(self) -> bool:
-        """Whether a request's transaction waits on the lock to write into the table."""
-        with self.watcher.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE %s",
-                [f'%"{self.table}"%'],
-            )
-            return cursor.fetchone()[0] > 0
-
-    def release(self):
-        self.conn.rollback()
-        self.conn.close()
-        self.watcher.close()
-
-
-def _post_in_background(browser, port, path, fields):
-    """POST without waiting for the answer (the worker will die): the socket, to be closed by the caller."""
-    boundary = uuid.uuid4().hex
-    body = (
-        b"".join(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-            for name, value in fields.items()
-        )
-        + f"--{boundary}--\r\n".encode()
-    )
-    return _send_raw(browser, port, path, body, boundary, len(body))
-
-
-def _send_raw(browser, port, path, first_part: bytes, boundary: str, length: int):
-    cookies = "; ".join(f"{name}={value}" for name, value in browser.cookies.items())
-    head = (
-        f"POST {path} HTTP/1.1\r\nHost: {HOST}\r\nX-Forwarded-Proto: https\r\nX-Forwarded-For: {browser.address}\r\n"
-        f"Origin: {ORIGIN}\r\nCookie: {cookies}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n"
-        f"Content-Length: {length}\r\nConnection: close\r\n\r\n"
-    ).encode()
-    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-    sock.sendall(head + first_part)
-    return sock
-
-
-def _answer_of_killed(sock) -> bytes:
-    """What a client whose request's worker was killed receives: nothing."""
-    try:
-        return sock.recv(65536)
-    except OSError:
-        return b""
-    finally:
-        sock.close()
 
 
 def _age(path: Path, seconds: int = 2 * 3600):
     """Date `path` `seconds` ago, as a leftover found by the next cron run would be."""
     then = time.time() - seconds
     os.utime(path, (then, then))
-
-
-def _count(private_postgres, sql, params=()) -> int:
-    [(count,)] = private_postgres.query("drill", sql, params)
-    return count
 
 
 @pytest.fixture
@@ -155,31 +64,24 @@ def test_a_worker_killed_during_a_save_leaves_nothing_and_the_retry_saves_once(p
     fields = {"csrfmiddlewaretoken": form["csrfmiddlewaretoken"], "version": form["version"], "value": "17"}
     history = "SELECT count(*) FROM evaluation_indicatorvaluehistory WHERE indicator_value_id = %s"
     events = "SELECT count(*) FROM audit_auditevent"
-    events_before = _count(private_postgres, events)
+    events_before = count_rows(private_postgres, events)
 
-    lock = HeldLock(private_postgres, "evaluation_indicatorvaluehistory")
-    try:
-        sock = _post_in_background(browser, port, question, fields)
-        _wait_for(lock.waiting_writer, 30, "the save never reached the history")
-        _kill_worker(portal)
-    finally:
-        lock.release()
-    assert _answer_of_killed(sock) == b""
+    post_killed_while_writing(portal, private_postgres, "evaluation_indicatorvaluehistory", question, fields)
 
     [(value, version)] = private_postgres.query(
         "drill", "SELECT value, version FROM evaluation_indicatorvalue WHERE id = %s", [world["value_id"]]
     )
     assert (value, str(version)) == ("0", form["version"])  # the UPDATE done before the kill was rolled back
-    assert _count(private_postgres, history, [world["value_id"]]) == 0
-    assert _count(private_postgres, events) == events_before
+    assert count_rows(private_postgres, history, [world["value_id"]]) == 0
+    assert count_rows(private_postgres, events) == events_before
 
     retry = browser.post(port, question, fields)  # the same form, sent again
 
     assert retry.status == 302
     assert "Réponse enregistrée." in browser.get(port, question).text
-    assert _count(private_postgres, history, [world["value_id"]]) == 1
+    assert count_rows(private_postgres, history, [world["value_id"]]) == 1
     assert browser.post(port, question, fields).status == 409  # a third send: a conflict, not a second save
-    assert _count(private_postgres, history, [world["value_id"]]) == 1
+    assert count_rows(private_postgres, history, [world["value_id"]]) == 1
 
 
 def test_a_worker_killed_during_an_upload_stores_nothing_and_the_retry_stores_once(portal, private_postgres, tmp_path):
@@ -201,9 +103,9 @@ def test_a_worker_killed_during_an_upload_stores_nothing_and_the_retry_stores_on
         + f"\r\n--{boundary}--\r\n".encode()
     )
 
-    sock = _send_raw(browser, port, upload, body[: len(body) // 2], boundary, len(body))
+    sock = send_raw(browser, port, upload, body[: len(body) // 2], boundary, len(body))
     time.sleep(0.5)  # the worker reads what was sent, and waits for the rest
-    _kill_worker(portal)
+    kill_worker(portal)
     with pytest.raises(OSError):
         sock.sendall(body[len(body) // 2 :])
         sock.recv(1)  # a reset, if sending the rest did not fail already
@@ -211,7 +113,7 @@ def test_a_worker_killed_during_an_upload_stores_nothing_and_the_retry_stores_on
     sock.close()
 
     documents_root = Path(portal.env["DOCUMENTS_ROOT"])
-    assert _count(private_postgres, "SELECT count(*) FROM documents_document") == 0
+    assert count_rows(private_postgres, "SELECT count(*) FROM documents_document") == 0
     assert not [path for path in documents_root.rglob("*") if path.is_file()]
     # The half-received body stays in FILE_UPLOAD_TEMP_DIR; once older than an hour, the purge removes it, and only it.
     [spooled] = tmp_path.glob("ecars-upload-*")
@@ -229,10 +131,10 @@ def test_a_worker_killed_during_an_upload_stores_nothing_and_the_retry_stores_on
     assert retry.status == 302
     assert urlsplit(retry.headers["Location"]).path == question
     assert "« compte-rendu.txt » a été ajouté." in browser.get(port, question).text
-    assert _count(private_postgres, "SELECT count(*) FROM documents_document") == 1
+    assert count_rows(private_postgres, "SELECT count(*) FROM documents_document") == 1
     again = browser.post(port, upload, fields, files={"documents": ("compte-rendu.txt", content, "text/plain")})
     assert again.status == 302
-    assert _count(private_postgres, "SELECT count(*) FROM documents_document") == 1  # replayed: the same document
+    assert count_rows(private_postgres, "SELECT count(*) FROM documents_document") == 1  # replayed: the same document
     stored = [path for path in documents_root.rglob("*") if path.is_file()]
     assert len(stored) == 1 and stored[0].read_bytes() == content
     _check_documents(portal, "--grace-minutes", "0")
@@ -245,17 +147,10 @@ def test_a_worker_killed_during_a_closure_closes_nothing_and_the_retry_closes_on
     state = "SELECT state FROM evaluation_selfevaluation WHERE public_id = %s"
     [(state_before,)] = private_postgres.query("drill", state, [world["self_evaluation"]])
 
-    lock = HeldLock(private_postgres, "evaluation_closurereceipt")
-    try:
-        sock = _post_in_background(browser, port, close, fields)
-        _wait_for(lock.waiting_writer, 30, "the closure never reached its receipt")
-        _kill_worker(portal)
-    finally:
-        lock.release()
-    assert _answer_of_killed(sock) == b""
+    post_killed_while_writing(portal, private_postgres, "evaluation_closurereceipt", close, fields)
 
     assert private_postgres.query("drill", state, [world["self_evaluation"]]) == [(state_before,)]
-    assert _count(private_postgres, "SELECT count(*) FROM evaluation_closurereceipt") == 0
+    assert count_rows(private_postgres, "SELECT count(*) FROM evaluation_closurereceipt") == 0
     # The receipt's PDF was stored before its row: the kill leaves it without one, which check_documents lists
     # (not yet counted as a problem within its grace period, when the row may still be on its way).
     receipts = Path(portal.env["DOCUMENTS_ROOT"]) / "receipts"
@@ -268,9 +163,9 @@ def test_a_worker_killed_during_a_closure_closes_nothing_and_the_retry_closes_on
     assert retry.status == 302
     [(closed,)] = private_postgres.query("drill", state, [world["self_evaluation"]])
     assert closed != state_before
-    assert _count(private_postgres, "SELECT count(*) FROM evaluation_closurereceipt") == 1
+    assert count_rows(private_postgres, "SELECT count(*) FROM evaluation_closurereceipt") == 1
     browser.post(port, close, fields)  # sent once more: the self-evaluation is already closed
-    assert _count(private_postgres, "SELECT count(*) FROM evaluation_closurereceipt") == 1
+    assert count_rows(private_postgres, "SELECT count(*) FROM evaluation_closurereceipt") == 1
 
     # Once older than the grace period, the killed closure's PDF is deleted; the retry's receipt stays.
     _age(orphans[0])

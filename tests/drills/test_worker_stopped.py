@@ -23,6 +23,7 @@ from documents.enums import ScanStatus
 from tests.documents.conftest import clamd  # noqa: F401 - the suite's clamd, as a fixture of this module
 from tests.documents.corpus import sample
 from tests.drills.conftest import PASSWORD, running_portal
+from tests.drills.kill import wait_for
 from tests.portal import Browser
 
 
@@ -38,14 +39,6 @@ def _clamd_pid(socket_path: str) -> int:
             if config in Path(f"/proc/{child}/cmdline").read_bytes().decode(errors="replace"):
                 return int(child)
     raise AssertionError("clamd not found among this process's children")
-
-
-def _wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while not (found := condition()):
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
-    return found
 
 
 def _scan_tasks(private_postgres) -> list[tuple[str, int]]:
@@ -102,7 +95,7 @@ def test_a_worker_stopped_or_killed_during_a_scan_never_scans_twice(private_post
         first = send("premier.pdf")
         freeze(True)
         worker = portal.start_worker()
-        assert _wait_for(running, 30, "the worker never started the scan") == [first]
+        assert wait_for(running, 30, "the worker never started the scan") == [first]
         worker.send_signal(signal.SIGTERM)
         time.sleep(0.5)
         assert worker.poll() is None  # still waiting for clamd's verdict
@@ -115,7 +108,7 @@ def test_a_worker_stopped_or_killed_during_a_scan_never_scans_twice(private_post
         second = send("second.pdf")
         freeze(True)
         worker = portal.start_worker()
-        assert _wait_for(running, 30, "the worker never started the scan") == [second]
+        assert wait_for(running, 30, "the worker never started the scan") == [second]
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=30)
         freeze(False)
@@ -125,7 +118,7 @@ def test_a_worker_stopped_or_killed_during_a_scan_never_scans_twice(private_post
         assert _document(private_postgres, "second.pdf")[1] == ScanStatus.EN_ATTENTE
         queued = portal.manage("rescan_documents", "--wet-run")
         assert queued.returncode == 0, queued.stderr
-        _wait_for(lambda: _document(private_postgres, "second.pdf")[1] == ScanStatus.SAIN, 30, "the rescan never ran")
+        wait_for(lambda: _document(private_postgres, "second.pdf")[1] == ScanStatus.SAIN, 30, "the rescan never ran")
         time.sleep(1)  # anything else the worker would do, it would have done by now
         portal.assert_running()
 

@@ -16,12 +16,9 @@ browser keeps. Everything goes over HTTP through the real pages and forms, CSRF 
 import hashlib
 import os
 import secrets
-import signal
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 from allauth.core.internal.ratelimit import parse_rates
@@ -44,8 +41,7 @@ from tests.documents import conftest_s3
 from tests.documents.conftest import clamd  # noqa: F401 - the suite's clamd, as a fixture of this module
 from tests.documents.corpus import sample
 from tests.evaluation.factories import CampaignFactory, IndicatorValueFactory, NodeFactory, SelfEvaluationFactory
-from tests.portal import HOST, ORIGIN, Browser
-from tests.s3 import _terminate_with_parent
+from tests.portal import HOST, ORIGIN, Browser, start, stop, tail, wait_until_serving
 
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow_subprocess]
@@ -75,14 +71,10 @@ class Portal:
 
     def assert_running(self):
         for name, (process, log) in self.processes.items():
-            assert process.poll() is None, f"{name} s'est arrêté ({process.returncode}) :\n{_tail(log)}"
+            assert process.poll() is None, f"{name} s'est arrêté ({process.returncode}) :\n{tail(log)}"
 
     def logs(self) -> str:
-        return "\n".join(f"--- {name}\n{_tail(log)}" for name, (_, log) in self.processes.items())
-
-
-def _tail(log: Path, lines: int = 40) -> str:
-    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+        return "\n".join(f"--- {name}\n{tail(log)}" for name, (_, log) in self.processes.items())
 
 
 @pytest.fixture(scope="module")
@@ -147,44 +139,16 @@ def portal(django_db_setup, redis_db, s3_server, clamd_socket, tmp_path_factory)
     try:
         for name, (command, port) in commands.items():
             log = folder / f"{name.replace(' ', '-')}.log"
-            with log.open("wb") as output:
-                process = subprocess.Popen(  # noqa: S603
-                    command,
-                    cwd=settings.BASE_DIR,
-                    env={**env, "GUNICORN_BIND": f"127.0.0.1:{port}"} if port else env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=output,
-                    stderr=subprocess.STDOUT,
-                    preexec_fn=_terminate_with_parent,  # noqa: PLW1509
-                )
+            process = start(command, {**env, "GUNICORN_BIND": f"127.0.0.1:{port}"} if port else env, log)
             portal.processes[name] = (process, log)
         deadline = time.monotonic() + START_TIMEOUT
         for port in (portal.a, portal.b):
-            _wait_until_serving(portal, port, deadline)
+            wait_until_serving(port, deadline, check_running=portal.assert_running)
         portal.assert_running()
         yield portal
     finally:
         for process, _ in portal.processes.values():
-            process.send_signal(signal.SIGTERM)
-        for process, _ in portal.processes.values():
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _wait_until_serving(portal: Portal, port: int, deadline: float):
-    while True:
-        portal.assert_running()
-        try:
-            if Browser("192.0.2.1").get(port, reverse("account_login")).status == 200:
-                return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gunicorn ne répond pas sur le port {port} :\n{portal.logs()}")
-        time.sleep(0.1)
+            stop(process)
 
 
 @pytest.fixture
